@@ -1,0 +1,190 @@
+/**
+ * URL data parsing shared by HTTP (the request target) and UDP (BEP 41 URL data).
+ * Works on raw bytes: percent-escapes decode to bytes, never through UTF-8, so a
+ * binary info_hash survives intact (URLSearchParams would corrupt it).
+ *
+ * @module
+ */
+import { ClientError } from "./errors.ts";
+import type { InfoHash } from "./peer.ts";
+
+/** Thrown for a `%` not followed by two hex digits. */
+export const ErrInvalidQueryEscape = new ClientError("invalid query escape");
+/** Thrown for an `info_hash` that is not exactly 20 bytes. */
+export const ErrInvalidInfoHash = new ClientError("provided invalid infohash");
+
+const utf8 = new TextDecoder();
+const INFO_HASH = [0x69, 0x6e, 0x66, 0x6f, 0x5f, 0x68, 0x61, 0x73, 0x68]; // "info_hash"
+
+/**
+ * The parameters of one request. Keys other than `info_hash` are lower-cased and
+ * the last value of a repeated key wins; every `info_hash` is kept, in order.
+ *
+ * @example
+ * ```ts
+ * const p = parseURLData(new TextEncoder().encode("/announce?Port=6881&a=1;a=2"));
+ * p.string("port"); // "6881"
+ * p.string("a"); // "2"
+ * ```
+ */
+export class Params {
+  /** Named `:param` / `*param` values of the HTTP route that matched, if any. */
+  route: Record<string, string> = {};
+
+  /** @param data decoded keys and values; @param spans [keyStart, keyEnd, valueStart, valueEnd] per entry */
+  constructor(
+    /** The path before `?`, as sent (still percent-escaped). */
+    readonly path: string,
+    /** Every `info_hash` value, 20 bytes each, in request order. */
+    readonly infoHashes: InfoHash[],
+    private readonly data: Uint8Array,
+    private readonly spans: number[],
+  ) {}
+
+  private find(key: string): number {
+    const { data, spans } = this;
+    outer: for (let e = spans.length - 4; e >= 0; e -= 4) {
+      const start = spans[e];
+      if (spans[e + 1] - start !== key.length) continue;
+      for (let i = 0; i < key.length; i++) {
+        if (data[start + i] !== key.charCodeAt(i)) continue outer;
+      }
+      return e;
+    }
+    return -1;
+  }
+
+  /** The raw bytes of a parameter (a view, not a copy), or undefined. `key` must be lower case. */
+  bytes(key: string): Uint8Array | undefined {
+    const e = this.find(key);
+    return e < 0 ? undefined : this.data.subarray(this.spans[e + 2], this.spans[e + 3]);
+  }
+
+  /** A parameter decoded as UTF-8, or undefined. `key` must be lower case. */
+  string(key: string): string | undefined {
+    const b = this.bytes(key);
+    return b === undefined ? undefined : utf8.decode(b);
+  }
+
+  /** True when the parameter is present, even with an empty value. */
+  has(key: string): boolean {
+    return this.find(key) >= 0;
+  }
+
+  /** Every parameter as a string map (last value wins), for hooks and tests. */
+  toRecord(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const { data, spans } = this;
+    for (let e = 0; e < spans.length; e += 4) {
+      out[utf8.decode(data.subarray(spans[e], spans[e + 1]))] = utf8.decode(
+        data.subarray(spans[e + 2], spans[e + 3]),
+      );
+    }
+    return out;
+  }
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  return -1;
+}
+
+/** Percent-decodes src[from, to) into out at `at`; returns the new end. `+` is a space. */
+function unescape(src: Uint8Array, from: number, to: number, out: Uint8Array, at: number): number {
+  for (let i = from; i < to; i++) {
+    const c = src[i];
+    if (c === 0x25) {
+      const hi = i + 2 < to ? hexValue(src[i + 1]) : -1;
+      const lo = hi < 0 ? -1 : hexValue(src[i + 2]);
+      if (lo < 0) throw ErrInvalidQueryEscape;
+      out[at++] = (hi << 4) | lo;
+      i += 2;
+    } else {
+      out[at++] = c === 0x2b ? 0x20 : c;
+    }
+  }
+  return at;
+}
+
+function isInfoHashKey(data: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 9) return false;
+  for (let i = 0; i < 9; i++) if (data[start + i] !== INFO_HASH[i]) return false;
+  return true;
+}
+
+/**
+ * Parses `path?query` bytes (src[from, to)). The query is split on `&` and `;`;
+ * empty segments are skipped and a segment without `=` has the value `""`.
+ * Throws {@link ErrInvalidQueryEscape} or {@link ErrInvalidInfoHash}.
+ *
+ * @example
+ * ```ts
+ * const p = parseURLData(new TextEncoder().encode("/announce?info_hash=%01%02..."));
+ * ```
+ */
+export function parseURLData(src: Uint8Array, from = 0, to = src.length): Params {
+  let q = from;
+  while (q < to && src[q] !== 0x3f) q++;
+  let path = "";
+  for (let i = from; i < q; i++) path += String.fromCharCode(src[i]);
+  const data = new Uint8Array(Math.max(0, to - q - 1));
+  const spans: number[] = [];
+  const infoHashes: InfoHash[] = [];
+  let at = 0;
+  let seg = q + 1;
+  while (seg < to) {
+    let end = seg;
+    while (end < to && src[end] !== 0x26 && src[end] !== 0x3b) end++;
+    if (end > seg) {
+      let eq = seg;
+      while (eq < end && src[eq] !== 0x3d) eq++;
+      const keyStart = at;
+      at = unescape(src, seg, eq, data, at);
+      const keyEnd = at;
+      at = eq < end ? unescape(src, eq + 1, end, data, at) : at;
+      if (isInfoHashKey(data, keyStart, keyEnd)) {
+        if (at - keyEnd !== 20) throw ErrInvalidInfoHash;
+        infoHashes.push(data.subarray(keyEnd, at));
+      } else {
+        for (let i = keyStart; i < keyEnd; i++) {
+          const c = data[i];
+          if (c >= 0x41 && c <= 0x5a) data[i] = c | 0x20;
+        }
+        spans.push(keyStart, keyEnd, keyEnd, at);
+      }
+    }
+    seg = end + 1;
+  }
+  return new Params(path, infoHashes, data, spans);
+}
+
+/**
+ * Parses unsigned base-10 ASCII digits (no sign, no spaces) up to `max`; returns -1
+ * when the bytes are not such a number. Values above 2^53 lose precision, which no
+ * byte counter reaches in practice.
+ */
+export function parseUint(b: Uint8Array | undefined, max: number): number {
+  if (b === undefined || b.length === 0 || b.length > 20) return -1;
+  if (b.length === 20) {
+    // Doubles cannot tell 2^64 - 1 from 2^64: compare the digits themselves.
+    for (let i = 0; i < 20; i++) {
+      const d = b[i] - UINT64_DIGITS.charCodeAt(i);
+      if (d < 0) break;
+      if (d > 0) return -1;
+    }
+  }
+  let v = 0;
+  for (let i = 0; i < b.length; i++) {
+    const d = b[i] - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v > max ? -1 : v;
+}
+
+const UINT64_DIGITS = "18446744073709551615";
+
+/** Largest uint64, the bound for left/downloaded/uploaded. */
+export const MAX_UINT64 = 18446744073709551615;

@@ -1,0 +1,103 @@
+/**
+ * The HTTP frontend as a runtime-neutral `fetch` handler: a Web `Request` and the
+ * peer's address in, a `Response` out. The runtime bindings (`deno.ts`) only
+ * listen and hand requests here.
+ *
+ * @module
+ */
+import { isClientError } from "../../bittorrent/errors.ts";
+import { parseURLData } from "../../bittorrent/params.ts";
+import type { Logger } from "../../log.ts";
+import { type MaybePromise, then } from "../../maybe.ts";
+import { Context } from "../../middleware/hook.ts";
+import type { Logic } from "../../middleware/logic.ts";
+import { parseAnnounce, type ParseOptions, parseScrape } from "./parser.ts";
+import { Router } from "./router.ts";
+import { writeAnnounce, writeError, writeScrape } from "./writer.ts";
+
+/** Settings of the HTTP frontend (the `http:` block) and what it serves through. */
+export interface HTTPFrontendOptions extends ParseOptions {
+  announceRoutes: string[];
+  scrapeRoutes: string[];
+  enableKeepalive: boolean;
+  logic: Logic;
+  log: Logger;
+}
+
+type Action = "announce" | "scrape";
+
+const encoder = new TextEncoder();
+
+/**
+ * Answers tracker requests.
+ *
+ * @example
+ * ```ts
+ * const http = new HTTPFrontend({ ...options, logic, log });
+ * Deno.serve((req, info) => http.fetch(req, info.remoteAddr.hostname));
+ * ```
+ */
+export class HTTPFrontend {
+  private readonly router = new Router<Action>();
+  private readonly headers: Record<string, string>;
+  private scratch = new Uint8Array(4096);
+
+  constructor(private readonly opts: HTTPFrontendOptions) {
+    for (const r of opts.announceRoutes) this.router.add(r, "announce");
+    for (const r of opts.scrapeRoutes) this.router.add(r, "scrape");
+    this.headers = { "content-type": "text/plain; charset=utf-8" };
+    if (!opts.enableKeepalive) this.headers.connection = "close";
+  }
+
+  private reply(body: Uint8Array): Response {
+    return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: this.headers });
+  }
+
+  private fail(err: unknown, action: Action): Response {
+    if (isClientError(err)) return this.reply(writeError(err.message));
+    this.opts.log.error("request failed", { protocol: "http", action, error: err });
+    return this.reply(writeError("internal server error"));
+  }
+
+  /** Handles one request from `remote` (the socket peer's address). Never rejects. */
+  fetch(req: Request, remote: string): MaybePromise<Response> {
+    const url = req.url;
+    // The request target starts at the first "/" after the scheme's "//".
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    const target = start < 0 ? "/" : url.slice(start);
+    const q = target.indexOf("?");
+    const path = q < 0 ? target : target.slice(0, q);
+    const route = this.router.match(path);
+    if (route === undefined) return new Response("404 page not found\n", { status: 404 });
+    if (req.method !== "GET") {
+      return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });
+    }
+    try {
+      if (target.length * 3 > this.scratch.length) this.scratch = new Uint8Array(target.length * 3);
+      const { written } = encoder.encodeInto(target, this.scratch);
+      const params = parseURLData(this.scratch, 0, written);
+      params.route = route.params;
+      const header = (name: string) => req.headers.get(name);
+      const ctx = new Context();
+      const { logic } = this.opts;
+      if (route.target === "announce") {
+        const announce = parseAnnounce(params, header, remote, this.opts);
+        const result = then(logic.handleAnnounce(ctx, announce), (resp) => {
+          const body = writeAnnounce(resp, announce.noPeerID);
+          logic.afterAnnounce(ctx, announce, resp);
+          return this.reply(body);
+        });
+        return result instanceof Promise ? result.catch((e) => this.fail(e, "announce")) : result;
+      }
+      const scrape = parseScrape(params, header, remote, this.opts);
+      const result = then(logic.handleScrape(ctx, scrape), (resp) => {
+        const body = writeScrape(resp);
+        logic.afterScrape(ctx, scrape, resp);
+        return this.reply(body);
+      });
+      return result instanceof Promise ? result.catch((e) => this.fail(e, "scrape")) : result;
+    } catch (err) {
+      return this.fail(err, route.target);
+    }
+  }
+}

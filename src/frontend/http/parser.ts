@@ -1,0 +1,159 @@
+/**
+ * HTTP announce and scrape parsing, in chihaya's order and with its client error
+ * strings, from the raw request target bytes.
+ *
+ * @module
+ */
+import { ClientError } from "../../bittorrent/errors.ts";
+import { ErrUnknownEvent, type Event, parseEvent } from "../../bittorrent/event.ts";
+import { familyOf, isUsableIP, parseIP } from "../../bittorrent/ip.ts";
+import { MAX_UINT64, type Params, parseUint } from "../../bittorrent/params.ts";
+import type { AnnounceRequest, ScrapeRequest } from "../../bittorrent/request.ts";
+
+/** The `http:` settings the parser needs. */
+export interface ParseOptions {
+  allowIPSpoofing: boolean;
+  realIPHeader: string;
+  maxNumWant: number;
+  defaultNumWant: number;
+  maxScrapeInfoHashes: number;
+}
+
+const err = (msg: string) => new ClientError(msg);
+export const ErrNoInfoHash: ClientError = err("no info_hash parameter supplied");
+export const ErrMultipleInfoHashes: ClientError = err("multiple info_hash parameters supplied");
+export const ErrInvalidEvent: ClientError = err("failed to provide valid client event");
+export const ErrInvalidPeerID: ClientError = err("failed to provide valid peer_id");
+export const ErrInvalidIP: ClientError = err("failed to parse peer IP address");
+export const ErrUnusableIP: ClientError = err("invalid IP");
+export const ErrInvalidPort: ClientError = err("invalid port");
+const missing: Record<string, ClientError> = {};
+for (const p of ["peer_id", "left", "downloaded", "uploaded", "numwant", "port"]) {
+  missing[p] = err(`failed to parse parameter: ${p}`);
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The client's address: with spoofing allowed, the first of `ip`, `ipv4`, `ipv6`
+ * present; else the `real_ip_header` (the first valid entry of a comma list such as
+ * X-Forwarded-For); else the socket's peer. Null when what was chosen is not an IP.
+ */
+export function clientIP(
+  params: Params,
+  header: (name: string) => string | null,
+  remote: string,
+  opts: ParseOptions,
+): { ip: Uint8Array | null; provided: boolean } {
+  if (opts.allowIPSpoofing) {
+    for (const key of ["ip", "ipv4", "ipv6"]) {
+      const v = params.bytes(key);
+      if (v !== undefined) return { ip: parseIP(utf8.decode(v)), provided: true };
+    }
+  }
+  if (opts.realIPHeader !== "") {
+    const value = header(opts.realIPHeader);
+    if (value !== null && value !== "") {
+      for (const part of value.split(",")) {
+        const ip = parseIP(part.trim());
+        if (ip !== null) return { ip, provided: false };
+      }
+      return { ip: null, provided: false };
+    }
+  }
+  return { ip: parseIP(remote), provided: false };
+}
+
+function requireUint(params: Params, key: string, max: number): number {
+  const v = parseUint(params.bytes(key), max);
+  if (v < 0) throw missing[key];
+  return v;
+}
+
+/**
+ * Builds an AnnounceRequest; throws ClientError with chihaya's strings.
+ *
+ * @example
+ * ```ts
+ * const req = parseAnnounce(parseURLData(bytes), () => null, "127.0.0.1", opts);
+ * ```
+ */
+export function parseAnnounce(
+  params: Params,
+  header: (name: string) => string | null,
+  remote: string,
+  opts: ParseOptions,
+): AnnounceRequest {
+  let event: Event = 0;
+  const eventBytes = params.bytes("event");
+  if (eventBytes !== undefined) {
+    try {
+      event = parseEvent(utf8.decode(eventBytes));
+    } catch (e) {
+      if (e === ErrUnknownEvent) throw ErrInvalidEvent;
+      throw e;
+    }
+  }
+  const compactBytes = params.bytes("compact");
+  const compact = compactBytes !== undefined && compactBytes.length > 0 &&
+    !(compactBytes.length === 1 && compactBytes[0] === 0x30);
+
+  if (params.infoHashes.length === 0) throw ErrNoInfoHash;
+  if (params.infoHashes.length > 1) throw ErrMultipleInfoHashes;
+
+  const peerID = params.bytes("peer_id");
+  if (peerID === undefined) throw missing.peer_id;
+  if (peerID.length !== 20) throw ErrInvalidPeerID;
+
+  const left = requireUint(params, "left", MAX_UINT64);
+  const downloaded = requireUint(params, "downloaded", MAX_UINT64);
+  const uploaded = requireUint(params, "uploaded", MAX_UINT64);
+
+  const numWantProvided = params.has("numwant");
+  let numWant = opts.defaultNumWant;
+  if (numWantProvided) numWant = Math.min(requireUint(params, "numwant", 0xffffffff), opts.maxNumWant);
+
+  const port = requireUint(params, "port", 0xffff);
+
+  const { ip, provided } = clientIP(params, header, remote, opts);
+  if (ip === null) throw ErrInvalidIP;
+  if (port === 0) throw ErrInvalidPort;
+  if (!isUsableIP(ip)) throw ErrUnusableIP;
+
+  const noPeerID = params.bytes("no_peer_id");
+  return {
+    infoHash: params.infoHashes[0],
+    peer: { id: peerID, ip, port },
+    event,
+    eventProvided: eventBytes !== undefined,
+    numWant,
+    numWantProvided,
+    ipProvided: provided,
+    compact,
+    noPeerID: noPeerID !== undefined && noPeerID.length === 1 && noPeerID[0] === 0x31,
+    left,
+    downloaded,
+    uploaded,
+    params,
+  };
+}
+
+/**
+ * Builds a ScrapeRequest: at least one info_hash, truncated to
+ * `max_scrape_infohashes`; the address family is the client's real one.
+ */
+export function parseScrape(
+  params: Params,
+  header: (name: string) => string | null,
+  remote: string,
+  opts: ParseOptions,
+): ScrapeRequest {
+  if (params.infoHashes.length === 0) throw ErrNoInfoHash;
+  const { ip } = clientIP(params, header, remote, opts);
+  if (ip === null) throw ErrInvalidIP;
+  return {
+    infoHashes: params.infoHashes.slice(0, opts.maxScrapeInfoHashes),
+    family: familyOf(ip),
+    params,
+  };
+}

@@ -1,0 +1,158 @@
+/**
+ * Assembles a running tracker from a validated config: the peer store, the hook
+ * chain and the frontends, bound through a runtime's listeners.
+ *
+ * @module
+ */
+import type { Config } from "./config/types.ts";
+import { parseHostPort } from "./config/load.ts";
+import { HTTPFrontend } from "./frontend/http/frontend.ts";
+import type { HTTPListener, ServeOptions } from "./frontend/http/deno.ts";
+import type { Logger } from "./log.ts";
+import { type Hook, hookDriver, hookNames } from "./middleware/hook.ts";
+import { Logic } from "./middleware/logic.ts";
+import { type PeerStore, storeDriver, storeNames } from "./storage/store.ts";
+import "./storage/memory/driver.ts";
+
+/** The sockets a runtime offers the tracker. */
+export interface Runtime {
+  serveHTTP(opts: ServeOptions): Promise<HTTPListener>;
+}
+
+/** Where a frontend ended up listening (port 0 in the config becomes a real port). */
+export interface BoundAddress {
+  protocol: "http" | "https" | "udp";
+  hostname: string;
+  port: number;
+}
+
+/**
+ * A running tracker.
+ *
+ * @example
+ * ```ts
+ * const tracker = await Tracker.start(config, { runtime: denoRuntime, log });
+ * await tracker.stop();
+ * ```
+ */
+export class Tracker {
+  private constructor(
+    readonly store: PeerStore,
+    readonly logic: Logic,
+    readonly addresses: BoundAddress[],
+    private readonly listeners: HTTPListener[],
+    private readonly log: Logger,
+  ) {}
+
+  /** Builds the store from `config.storage`; throws ConfigError on bad options. */
+  static createStore(config: Config, log: Logger): PeerStore {
+    const driver = storeDriver(config.storage.name);
+    if (driver === undefined) {
+      throw new Error(
+        `storage.name: no storage driver "${config.storage.name}" (${config.storage.where}); known: ${
+          storeNames().join(", ")
+        }`,
+      );
+    }
+    const warnings: string[] = [];
+    const store = driver(config.storage.config, {
+      where: config.storage.where,
+      warnings,
+      log: (level, msg, fields) => log.log(level, msg, fields),
+    });
+    for (const w of warnings) log.warn(w);
+    return store;
+  }
+
+  /**
+   * Starts the frontends on `store` (a fresh one from the config when omitted). A
+   * failure part-way stops what was started and rethrows.
+   */
+  static async start(
+    config: Config,
+    opts: { runtime: Runtime; log: Logger; store?: PeerStore },
+  ): Promise<Tracker> {
+    const { runtime, log } = opts;
+    const store = opts.store ?? Tracker.createStore(config, log);
+    const hooks = async (list: Config["prehooks"], kind: string): Promise<Hook[]> => {
+      const out: Hook[] = [];
+      for (const [i, h] of list.entries()) {
+        const driver = hookDriver(h.name);
+        if (driver === undefined) {
+          throw new Error(
+            `${kind}[${i}].name: no hook "${h.name}" (${h.where}); known: ${hookNames().join(", ")}`,
+          );
+        }
+        const warnings: string[] = [];
+        out.push(
+          await driver(h.options, {
+            where: `${kind}[${i}].options`,
+            warnings,
+            log: (level, msg, fields) => log.log(level, msg, fields),
+          }),
+        );
+        for (const w of warnings) log.warn(w);
+      }
+      return out;
+    };
+    const listeners: HTTPListener[] = [];
+    const addresses: BoundAddress[] = [];
+    let logic: Logic | undefined;
+    try {
+      logic = new Logic({
+        announceInterval: config.announceInterval,
+        minAnnounceInterval: config.minAnnounceInterval,
+        store,
+        prehooks: await hooks(config.prehooks, "prehooks"),
+        posthooks: await hooks(config.posthooks, "posthooks"),
+        log,
+      });
+      if (config.http !== undefined) {
+        const http = config.http;
+        const frontend = new HTTPFrontend({ ...http, logic, log });
+        const handler = frontend.fetch.bind(frontend);
+        const onError = (err: unknown) => log.error("http server error", { error: err });
+        const binds: { protocol: "http" | "https"; addr: string }[] = [];
+        if (http.addr !== "") binds.push({ protocol: "http", addr: http.addr });
+        if (http.httpsAddr !== "") binds.push({ protocol: "https", addr: http.httpsAddr });
+        for (const b of binds) {
+          const { hostname, port } = parseHostPort(b.addr);
+          const l = await runtime.serveHTTP({
+            hostname: hostname === "" ? "0.0.0.0" : hostname,
+            port,
+            tls: b.protocol === "https"
+              ? { certPath: http.tlsCertPath, keyPath: http.tlsKeyPath }
+              : undefined,
+            handler,
+            onError,
+          });
+          listeners.push(l);
+          addresses.push({ protocol: b.protocol, hostname: l.hostname, port: l.port });
+          log.info("http frontend listening", { protocol: b.protocol, addr: `${l.hostname}:${l.port}` });
+        }
+      }
+    } catch (err) {
+      await Promise.allSettled(listeners.map((l) => l.close()));
+      await logic?.stop();
+      if (opts.store === undefined) await store.stop();
+      throw err;
+    }
+    return new Tracker(store, logic, addresses, listeners, log);
+  }
+
+  /** The first bound address of a protocol, for tests and the CLI. */
+  address(protocol: BoundAddress["protocol"]): BoundAddress | undefined {
+    return this.addresses.find((a) => a.protocol === protocol);
+  }
+
+  /**
+   * Stops the frontends (in-flight requests finish) and the hooks; the store too
+   * unless `keepStore` (a reload keeps the peers).
+   */
+  async stop(keepStore = false): Promise<void> {
+    await Promise.allSettled(this.listeners.map((l) => l.close()));
+    await this.logic.stop();
+    if (!keepStore) await this.store.stop();
+    this.log.debug("tracker stopped", { keepStore });
+  }
+}

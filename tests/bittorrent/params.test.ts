@@ -1,0 +1,108 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { parseUint, parseURLData } from "../../src/bittorrent/params.ts";
+
+const te = new TextEncoder();
+const parse = (s: string) => parseURLData(te.encode(s));
+
+/** Go's url.Values.Encode: sorted keys, QueryEscape (space as "+"). */
+function goEncode(values: Record<string, string>): string {
+  const esc = (s: string) =>
+    Array.from(
+      te.encode(s),
+      (c) =>
+        /[A-Za-z0-9\-_.~]/.test(String.fromCharCode(c))
+          ? String.fromCharCode(c)
+          : c === 0x20
+          ? "+"
+          : "%" + c.toString(16).toUpperCase().padStart(2, "0"),
+    ).join("");
+  return Object.keys(values).sort().map((k) => `${esc(k)}=${esc(values[k])}`).join("&");
+}
+
+const base = { peer_id: "-TEST01-6wfG2wk6wWLc", port: "6881", downloaded: "1234", left: "4321" };
+const withIP = { ...base, ip: "192.168.0.1" };
+const c7 = { ...base, no_peer_id: "1" };
+const c8 = { ...c7, compact: "0" };
+const c9 = { ...c8, key: "peerKey" };
+const c10 = { ...c9, trackerid: "trackerId" };
+const valid: Record<string, string>[] = [
+  {},
+  base,
+  withIP,
+  { ...withIP, numwant: "28" },
+  { ...withIP, event: "stopped" },
+  { ...withIP, event: "started", numwant: "13" },
+  c7,
+  c8,
+  c9,
+  c10,
+  { ...c10, peer_id: "%3Ckey%3A+0x90%3E" },
+  { peer_id: "%3Ckey%3A+0x90%3E", compact: "1" },
+  { peer_id: "", compact: "" },
+];
+
+test("ParseURLData: chihaya's valid vectors", () => {
+  assert.deepEqual(parse("").toRecord(), {});
+  for (const values of valid) {
+    const p = parse("/announce?" + goEncode(values));
+    assert.equal(p.path, "/announce");
+    assert.deepEqual(p.toRecord(), values);
+  }
+});
+
+test("ParseURLData: bad escapes and infohash lengths", () => {
+  assert.throws(() => parse("/announce?info_hash=%0%a"), { message: "invalid query escape" });
+  assert.throws(() => parse("/announce?a=%"), { message: "invalid query escape" });
+  assert.throws(() => parse("/announce?a=%zz"), { message: "invalid query escape" });
+  assert.throws(() => parse("/announce?info_hash=short"), { message: "provided invalid infohash" });
+  assert.throws(() => parse("/announce?info_hash=" + "a".repeat(21)), {
+    message: "provided invalid infohash",
+  });
+});
+
+test("ParseURLData: must not panic on chihaya #334 inputs", () => {
+  const a = parse("/annnounce?info_hash=-TEST01-6wfG2wk6wWLc&a");
+  assert.equal(a.infoHashes.length, 1);
+  assert.equal(a.string("a"), "");
+  const b = parse("/annnounce?info_hash=-TEST01-6wfG2wk6wWLc&=b?");
+  assert.equal(b.string(""), "b?");
+});
+
+test("ParseURLData: binary infohashes survive raw percent-decoding", () => {
+  const ih = Uint8Array.from({ length: 20 }, (_, i) => (i * 37 + 200) & 0xff);
+  const escaped = Array.from(ih, (c) => "%" + c.toString(16).padStart(2, "0")).join("");
+  const p = parse(`/announce?info_hash=${escaped}&info_hash=${"x".repeat(20)}`);
+  assert.equal(p.infoHashes.length, 2);
+  assert.deepEqual(p.infoHashes[0], ih);
+  assert.deepEqual(p.infoHashes[1], te.encode("x".repeat(20)));
+  assert.equal(p.has("info_hash"), false);
+});
+
+test("ParseURLData: ; separates, keys lower-cased, last value wins, + is a space", () => {
+  const p = parse("/scrape?A=1;a=2&&b=x+y&Port=6881");
+  assert.equal(p.string("a"), "2");
+  assert.equal(p.string("b"), "x y");
+  assert.equal(p.string("port"), "6881");
+  assert.equal(p.has("missing"), false);
+  assert.equal(p.bytes("missing"), undefined);
+  // INFO_HASH is not an infohash (case-sensitive, as chihaya).
+  const q = parse("/a?INFO_HASH=abc");
+  assert.equal(q.infoHashes.length, 0);
+  assert.equal(q.string("info_hash"), "abc");
+});
+
+test("parseUint: base-10 only, bounded, exact at 2^64 - 1", () => {
+  assert.equal(parseUint(te.encode("0"), 10), 0);
+  assert.equal(parseUint(te.encode("65535"), 0xffff), 65535);
+  assert.equal(parseUint(te.encode("65536"), 0xffff), -1);
+  assert.equal(parseUint(te.encode(""), 10), -1);
+  assert.equal(parseUint(undefined, 10), -1);
+  assert.equal(parseUint(te.encode("-1"), 10), -1);
+  assert.equal(parseUint(te.encode("+1"), 10), -1);
+  assert.equal(parseUint(te.encode("1e3"), 1e9), -1);
+  assert.equal(parseUint(te.encode("18446744073709551615"), 18446744073709551615), 18446744073709551615);
+  assert.equal(parseUint(te.encode("18446744073709551616"), 18446744073709551615), -1);
+  assert.equal(parseUint(te.encode("99999999999999999999"), 18446744073709551615), -1);
+  assert.equal(parseUint(te.encode("123456789012345678901"), 18446744073709551615), -1);
+});

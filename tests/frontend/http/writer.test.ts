@@ -1,0 +1,82 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { decode } from "../../../src/bittorrent/bencode.ts";
+import { PeerList } from "../../../src/bittorrent/request.ts";
+import { writeAnnounce, writeError, writeScrape } from "../../../src/frontend/http/writer.ts";
+import { id20, peer } from "../../helpers/fixtures.ts";
+
+const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+
+function response(compact: boolean) {
+  return {
+    compact,
+    complete: 0,
+    incomplete: 1,
+    interval: 1800,
+    minInterval: 900,
+    ipv4Peers: new PeerList(4),
+    ipv6Peers: new PeerList(6),
+  };
+}
+
+test("writeError: chihaya's vectors", () => {
+  assert.equal(latin1(writeError("hello world")), "d14:failure reason11:hello worlde");
+  assert.equal(latin1(writeError("what's up")), "d14:failure reason9:what's upe");
+  assert.equal(latin1(writeError("something is missing")), "d14:failure reason20:something is missinge");
+});
+
+test("writeAnnounce: compact lone leecher, byte-exact with sorted keys", () => {
+  const r = response(true);
+  r.ipv4Peers.push(peer("a", "127.0.0.1", 6881));
+  assert.equal(
+    latin1(writeAnnounce(r, false)),
+    "d8:completei0e10:incompletei1e8:intervali1800e12:min intervali900e5:peers6:\x7f\x00\x00\x01\x1a\xe1e",
+  );
+});
+
+test("writeAnnounce: compact peers6, both families, empty lists left out", () => {
+  const r = response(true);
+  assert.equal(
+    latin1(writeAnnounce(r, false)),
+    "d8:completei0e10:incompletei1e8:intervali1800e12:min intervali900ee",
+  );
+  r.ipv6Peers.push(peer("b", "2001:db8::1", 1));
+  const d = decode(writeAnnounce(r, false)) as Record<string, Uint8Array>;
+  assert.equal(d.peers, undefined);
+  assert.equal(d.peers6.length, 18);
+  r.ipv4Peers.push(peer("a", "1.2.3.4", 2));
+  const both = decode(writeAnnounce(r, false)) as Record<string, Uint8Array>;
+  assert.deepEqual(both.peers, new Uint8Array([1, 2, 3, 4, 0, 2]));
+  assert.equal(both.peers6.length, 18);
+});
+
+test("writeAnnounce: dictionary peers, IPv4 first, peer id dropped on no_peer_id", () => {
+  const r = response(false);
+  r.ipv6Peers.push(peer("b", "2001:db8::1", 2));
+  r.ipv4Peers.push(peer("a", "1.2.3.4", 1));
+  const d = decode(writeAnnounce(r, false)) as { peers: Record<string, unknown>[] };
+  assert.equal(d.peers.length, 2);
+  assert.equal(latin1(d.peers[0].ip as Uint8Array), "1.2.3.4");
+  assert.equal(d.peers[0].port, 1);
+  assert.deepEqual(d.peers[0]["peer id"], id20("a"));
+  assert.equal(latin1(d.peers[1].ip as Uint8Array), "2001:db8::1");
+  const noID = decode(writeAnnounce(r, true)) as { peers: Record<string, unknown>[] };
+  assert.deepEqual(Object.keys(noID.peers[0]), ["ip", "port"]);
+  const empty = latin1(writeAnnounce(response(false), false));
+  assert.ok(empty.endsWith("5:peerslee"), empty);
+});
+
+test("writeScrape: sorted, deduplicated, with downloaded", () => {
+  const files = [
+    { infoHash: id20("b"), complete: 1, incomplete: 2, downloaded: 3 },
+    { infoHash: id20("a"), complete: 4, incomplete: 5, downloaded: 6 },
+    { infoHash: id20("b"), complete: 1, incomplete: 2, downloaded: 3 },
+  ];
+  const out = latin1(writeScrape({ files }));
+  assert.equal(
+    out,
+    `d5:filesd20:${latin1(id20("a"))}d8:completei4e10:downloadedi6e10:incompletei5ee20:${
+      latin1(id20("b"))
+    }d8:completei1e10:downloadedi3e10:incompletei2eeee`,
+  );
+});

@@ -1,0 +1,56 @@
+/** Starts a real tracker in-process on ephemeral loopback ports for black-box tests. */
+import type { Config, HTTPConfig } from "../../src/config/types.ts";
+import { serveHTTP } from "../../src/frontend/http/deno.ts";
+import { silentLogger } from "../../src/log.ts";
+import { Tracker } from "../../src/tracker.ts";
+
+/** The `http:` block tests start from. */
+export function httpConfig(over: Partial<HTTPConfig> = {}): HTTPConfig {
+  return {
+    addr: "127.0.0.1:0",
+    httpsAddr: "",
+    tlsCertPath: "",
+    tlsKeyPath: "",
+    readTimeout: 2000,
+    writeTimeout: 2000,
+    idleTimeout: 30_000,
+    enableKeepalive: true,
+    enableRequestTiming: false,
+    announceRoutes: ["/announce"],
+    scrapeRoutes: ["/scrape"],
+    allowIPSpoofing: false,
+    realIPHeader: "",
+    maxNumWant: 100,
+    defaultNumWant: 50,
+    maxScrapeInfoHashes: 50,
+    ...over,
+  };
+}
+
+/** A whole config with memory storage; `http` as given. */
+export function testConfig(over: Partial<Config> = {}): Config {
+  return {
+    announceInterval: 1_800_000,
+    minAnnounceInterval: 900_000,
+    metricsAddr: "",
+    storage: { name: "memory", config: {}, where: "test" },
+    prehooks: [],
+    posthooks: [],
+    ...over,
+  };
+}
+
+/** Starts the tracker; `url(protocol)` gives the base URL of a bound frontend. */
+export async function startTracker(config: Config) {
+  const tracker = await Tracker.start(config, { runtime: { serveHTTP }, log: silentLogger });
+  return {
+    tracker,
+    url(protocol: "http" | "https" = "http"): string {
+      const a = tracker.address(protocol);
+      if (a === undefined) throw new Error(`no ${protocol} frontend`);
+      const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+      return `${protocol}://${host}:${a.port}`;
+    },
+    stop: () => tracker.stop(),
+  };
+}
