@@ -106,8 +106,12 @@ export class PeerList {
    */
   pushPacked(src: Uint8Array, compactAt: number, idAt: number): void {
     this.reserve();
-    this.compact.set(src.subarray(compactAt, compactAt + this.entrySize), this.count * this.entrySize);
-    this.ids.set(src.subarray(idAt, idAt + 20), this.count * 20);
+    // Byte loops: for 6–20 bytes they beat allocating subarray views.
+    const { compact, ids, entrySize } = this;
+    const c = this.count * entrySize;
+    for (let i = 0; i < entrySize; i++) compact[c + i] = src[compactAt + i];
+    const d = this.count * 20;
+    for (let i = 0; i < 20; i++) ids[d + i] = src[idAt + i];
     this.count++;
   }
 

@@ -59,7 +59,14 @@ export interface UDPConfig {
   transport: UDPTransport;
 }
 
-/** Values of `udp.transport`. */
+/**
+ * Values of `udp.transport`.
+ *
+ * @example
+ * ```ts
+ * const t: UDPTransport = "auto";
+ * ```
+ */
 export type UDPTransport = "auto" | "ffi" | "deno";
 
 /** The `storage:` block; `config` is handed to the named store, which validates it. */
