@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { loadConfig } from "./src/config/load.ts";
 import { serveHTTP } from "./src/frontend/http/deno.ts";
+import { listenUDP } from "./src/frontend/udp/deno.ts";
 import { Logger } from "./src/log.ts";
 import { hookNames } from "./src/middleware/hook.ts";
 import { storeNames } from "./src/storage/store.ts";
@@ -79,7 +80,7 @@ async function main(args: string[]): Promise<number> {
     if (config.udp?.privateKeyGenerated) {
       log.warn("udp.private_key is not set: a random key was generated, so connection IDs change on restart");
     }
-    tracker = await Tracker.start(config, { runtime: { serveHTTP }, log });
+    tracker = await Tracker.start(config, { runtime: { serveHTTP, listenUDP }, log });
   } catch (err) {
     log.error("failed to start", { error: (err as Error).message });
     return 1;

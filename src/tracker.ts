@@ -8,6 +8,8 @@ import type { Config } from "./config/types.ts";
 import { parseHostPort } from "./config/load.ts";
 import { HTTPFrontend } from "./frontend/http/frontend.ts";
 import type { HTTPListener, ServeOptions } from "./frontend/http/deno.ts";
+import type { ListenUDPOptions, UDPListener } from "./frontend/udp/deno.ts";
+import { UDPFrontend } from "./frontend/udp/frontend.ts";
 import type { Logger } from "./log.ts";
 import { type Hook, hookDriver, hookNames } from "./middleware/hook.ts";
 import { Logic } from "./middleware/logic.ts";
@@ -17,6 +19,8 @@ import "./storage/memory/driver.ts";
 /** The sockets a runtime offers the tracker. */
 export interface Runtime {
   serveHTTP(opts: ServeOptions): Promise<HTTPListener>;
+  /** Needed only when the config has a `udp:` block. */
+  listenUDP?(opts: ListenUDPOptions): Promise<UDPListener>;
 }
 
 /** Where a frontend ended up listening (port 0 in the config becomes a real port). */
@@ -40,7 +44,7 @@ export class Tracker {
     readonly store: PeerStore,
     readonly logic: Logic,
     readonly addresses: BoundAddress[],
-    private readonly listeners: HTTPListener[],
+    private readonly listeners: (HTTPListener | UDPListener)[],
     private readonly log: Logger,
   ) {}
 
@@ -95,7 +99,7 @@ export class Tracker {
       }
       return out;
     };
-    const listeners: HTTPListener[] = [];
+    const listeners: (HTTPListener | UDPListener)[] = [];
     const addresses: BoundAddress[] = [];
     let logic: Logic | undefined;
     try {
@@ -130,6 +134,21 @@ export class Tracker {
           addresses.push({ protocol: b.protocol, hostname: l.hostname, port: l.port });
           log.info("http frontend listening", { protocol: b.protocol, addr: `${l.hostname}:${l.port}` });
         }
+      }
+      if (config.udp !== undefined) {
+        if (runtime.listenUDP === undefined) throw new Error("udp: this runtime cannot listen on UDP");
+        const frontend = new UDPFrontend({ ...config.udp, logic, log });
+        // "" (all interfaces) is left to the runtime: dual-stack "::" where the host has IPv6.
+        const { hostname, port } = parseHostPort(config.udp.addr);
+        const l = await runtime.listenUDP({
+          hostname,
+          port,
+          handler: frontend.handle.bind(frontend),
+          onError: (err) => log.error("udp socket error", { error: err }),
+        });
+        listeners.push(l);
+        addresses.push({ protocol: "udp", hostname: l.hostname, port: l.port });
+        log.info("udp frontend listening", { addr: `${l.hostname}:${l.port}` });
       }
     } catch (err) {
       await Promise.allSettled(listeners.map((l) => l.close()));

@@ -74,7 +74,7 @@ test("cli: a bad config fails at start with a message naming the key and line", 
   const dir = mkdtempSync(join(tmpdir(), "hayate-cli-"));
   try {
     const path = join(dir, "bad.yaml");
-    writeFileSync(path, CONFIG.replace(/^  announce_interval.*\n/m, ""));
+    writeFileSync(path, CONFIG.replace(/^ {2}announce_interval.*\n/m, ""));
     const r = run(["--config", path]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /announce_interval/);
