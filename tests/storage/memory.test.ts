@@ -2,7 +2,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ManualClock } from "../../src/clock.ts";
 import { MemoryStore } from "../../src/storage/memory/store.ts";
-import { LAYOUT_V4, Swarm } from "../../src/storage/memory/swarm.ts";
 import { PeerList } from "../../src/bittorrent/request.ts";
 import { peerStoreConformance } from "./conformance.ts";
 
@@ -31,43 +30,91 @@ test("memory: the GC timer runs by itself", async () => {
   assert.equal(store.stats().leechers, 0);
 });
 
-test("swarm: random operations agree with a simple model (index and ranges)", () => {
+test("memory: random operations agree with a simple model (swarm table, blocks, indexes)", () => {
   let seed = 12345;
   const rand = (n: number) => {
     seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed % n;
+    return (seed >>> 8) % n;
   };
-  const swarm = new Swarm(LAYOUT_V4);
-  const model = new Map<number, boolean>(); // key id -> seeder
-  const key = (id: number) => {
-    const k = new Uint8Array(LAYOUT_V4.key);
-    k.set([10, (id >> 8) & 0xff, id & 0xff, 1, 0x1a, 0xe1]);
-    k[6] = id & 0xff;
-    k[25] = id >> 8;
-    return k;
-  };
-  for (let step = 0; step < 20_000; step++) {
-    const id = rand(300);
-    const k = key(id);
-    const slot = swarm.find(k);
-    assert.equal(slot >= 0, model.has(id), `step ${step}: presence of ${id}`);
-    if (slot >= 0) assert.equal(slot < swarm.seeders, model.get(id));
-    if (rand(3) === 0 && slot >= 0) {
-      swarm.removeAt(slot);
-      model.delete(id);
-    } else if (slot < 0) {
-      const seeder = rand(2) === 0;
-      swarm.add(k, 0, seeder, step);
-      model.set(id, seeder);
+  const clock = new ManualClock();
+  const store = new MemoryStore({ gcInterval: 3_600_000, peerLifetime: 60_000, clock });
+  const model = new Map<string, Map<number, boolean>>(); // swarm -> peer -> seeder
+  const ihOf = (n: number) =>
+    Uint8Array.from({ length: 20 }, (_, i) => (i === 0 ? n : i === 19 ? n >> 8 : 7));
+  const peerOf = (n: number) => ({
+    id: Uint8Array.from({ length: 20 }, (_, i) => (i === 5 ? n & 0xff : i === 6 ? n >> 8 : 1)),
+    ip: n % 5 === 0
+      ? Uint8Array.from({ length: 16 }, (_, i) => (i === 15 ? n & 0xff : 0x20))
+      : new Uint8Array([10, 0, n >> 8, n & 0xff]),
+    port: 1000 + (n % 7),
+  });
+  // A few large swarms (indexes, block classes growing and shrinking) and many small ones
+  // (table growth, deletions with backward shift).
+  for (let step = 0; step < 60_000; step++) {
+    const swarmN = rand(4) === 0 ? rand(3) : 3 + rand(400);
+    const peerN = swarmN < 3 ? rand(600) : rand(6);
+    const ih = ihOf(swarmN);
+    const p = peerOf(peerN);
+    const fam = p.ip.length === 4 ? 4 : 6;
+    const mk = `${fam}/${swarmN}`;
+    const m = model.get(mk) ?? new Map<number, boolean>();
+    const op = rand(10);
+    if (op < 3) {
+      const found = m.has(peerN) && m.get(peerN) === true;
+      assert.equal(store.deleteSeeder(ih, p), found, `step ${step}`);
+      if (found) m.delete(peerN);
+    } else if (op < 5) {
+      const found = m.has(peerN) && m.get(peerN) === false;
+      assert.equal(store.deleteLeecher(ih, p), found, `step ${step}`);
+      if (found) m.delete(peerN);
+    } else {
+      const seeder = op < 7;
+      if (seeder) store.putSeeder(ih, p);
+      else store.putLeecher(ih, p);
+      m.set(peerN, seeder);
     }
-    assert.equal(swarm.count, model.size);
-    assert.equal(swarm.seeders, [...model.values()].filter((s) => s).length);
+    if (m.size === 0) model.delete(mk);
+    else model.set(mk, m);
+    const counts = store.scrapeSwarm(ih, fam);
+    const seeders = [...m.values()].filter((x) => x).length;
+    assert.equal(counts.complete, seeders, `step ${step}: seeders of ${mk}`);
+    assert.equal(counts.incomplete, m.size - seeders, `step ${step}: leechers of ${mk}`);
+    assert.equal(store.hasPeer(ih, p), m.has(peerN));
   }
-  for (const [id, seeder] of model) {
-    const slot = swarm.find(key(id));
-    assert.ok(slot >= 0);
-    assert.equal(slot < swarm.seeders, seeder);
+  // Shrink the large swarms to a tenth: blocks move to smaller classes, indexes are rebuilt or dropped.
+  for (const [mk, m] of model) {
+    const [, n] = mk.split("/").map(Number);
+    if (n >= 3) continue;
+    let i = 0;
+    for (const [peerN, seeder] of m) {
+      if (i++ % 10 === 0) continue;
+      assert.equal(
+        seeder ? store.deleteSeeder(ihOf(n), peerOf(peerN)) : store.deleteLeecher(ihOf(n), peerOf(peerN)),
+        true,
+      );
+      m.delete(peerN);
+    }
   }
-  const out = new PeerList(4);
-  assert.equal(swarm.pick(0, swarm.count, 1_000_000, -1, out), swarm.count);
+  // Every peer of every swarm is still found, and peer lists hold exactly the members.
+  let total = 0;
+  for (const [mk, m] of model) {
+    const [fam, n] = mk.split("/").map(Number);
+    for (const peerN of m.keys()) assert.equal(store.hasPeer(ihOf(n), peerOf(peerN)), true);
+    const outsider = {
+      id: new Uint8Array(20),
+      ip: fam === 4 ? new Uint8Array([1, 1, 1, 1]) : new Uint8Array(16).fill(1),
+      port: 1,
+    };
+    const out = new PeerList(fam as 4 | 6);
+    assert.equal(store.announcePeers(ihOf(n), false, 100_000, outsider, out), m.size);
+    total += m.size;
+  }
+  assert.equal(store.stats().seeders + store.stats().leechers, total);
+  assert.equal(store.stats().swarms, model.size);
+  clock.advance(61);
+  return store.collectGarbage().then((res) => {
+    assert.equal(res.peersRemoved, total);
+    assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
+    store.stop();
+  });
 });

@@ -1,7 +1,7 @@
 /**
- * The in-process PeerStore: swarms of packed records (see {@link Swarm}) in one map
- * per address family, a coarse clock for last-seen stamps, and a garbage collector
- * that sweeps in slices so it never holds the event loop for long.
+ * The in-process PeerStore: one packed {@link FamilyStore} per address family, a
+ * coarse clock for last-seen stamps, and a garbage collector that sweeps in slices
+ * so it never holds the event loop for long.
  *
  * @module
  */
@@ -10,7 +10,7 @@ import type { InfoHash, Peer } from "../../bittorrent/peer.ts";
 import type { PeerList } from "../../bittorrent/request.ts";
 import type { Clock } from "../../clock.ts";
 import type { PeerStore, StoreStats, SwarmCounts } from "../store.ts";
-import { LAYOUT_V4, LAYOUT_V6, Swarm } from "./swarm.ts";
+import { FamilyStore, LAYOUT_V4, LAYOUT_V6 } from "./family.ts";
 
 /** Settings of the memory store; durations in milliseconds. */
 export interface MemoryStoreOptions {
@@ -32,10 +32,6 @@ export interface GCResult {
 
 const EMPTY: SwarmCounts = Object.freeze({ complete: 0, incomplete: 0, downloaded: 0 });
 
-function swarmKey(ih: InfoHash): string {
-  return String.fromCharCode.apply(null, ih as unknown as number[]);
-}
-
 /**
  * Peers in memory.
  *
@@ -47,8 +43,8 @@ function swarmKey(ih: InfoHash): string {
  * ```
  */
 export class MemoryStore implements PeerStore {
-  private readonly v4 = new Map<string, Swarm>();
-  private readonly v6 = new Map<string, Swarm>();
+  private readonly v4 = new FamilyStore(LAYOUT_V4);
+  private readonly v6 = new FamilyStore(LAYOUT_V6);
   // One scratch key per family: a peer is written here once, then compared and
   // copied as bytes.
   private readonly key4 = new Uint8Array(LAYOUT_V4.key);
@@ -63,8 +59,8 @@ export class MemoryStore implements PeerStore {
     this.scheduleGC();
   }
 
-  private swarms(family: AddressFamily): Map<string, Swarm> {
-    return family === 4 ? this.v4 : this.v6;
+  private family(peer: Peer): FamilyStore {
+    return peer.ip.length === 4 ? this.v4 : this.v6;
   }
 
   /** Writes the peer's key into the family's scratch buffer. */
@@ -79,50 +75,43 @@ export class MemoryStore implements PeerStore {
     return key;
   }
 
-  private swarmOf(ih: InfoHash, peer: Peer, create: boolean): Swarm | undefined {
-    const v4 = peer.ip.length === 4;
-    const map = v4 ? this.v4 : this.v6;
-    const k = swarmKey(ih);
-    let swarm = map.get(k);
-    if (swarm === undefined && create) {
-      swarm = new Swarm(v4 ? LAYOUT_V4 : LAYOUT_V6);
-      map.set(k, swarm);
-    }
-    return swarm;
-  }
-
   private put(ih: InfoHash, peer: Peer, seeder: boolean, completed: boolean): void {
     this.assertRunning();
-    const swarm = this.swarmOf(ih, peer, true)!;
+    const fam = this.family(peer);
+    const s = fam.swarmOrCreate(ih);
     const key = this.keyOf(peer);
     const now = this.options.clock.now();
-    const slot = swarm.find(key);
-    const wasSeeder = slot >= 0 && slot < swarm.seeders;
-    if (slot >= 0 && wasSeeder === seeder) {
-      swarm.touch(slot, now);
+    const pos = fam.find(s, key);
+    const wasSeeder = pos >= 0 && pos < fam.seeders(s);
+    if (completed && !wasSeeder) fam.addDownloaded(s);
+    if (pos >= 0 && wasSeeder === seeder) {
+      fam.touch(s, pos, now);
       return;
     }
-    if (slot >= 0) this.removeSlot(swarm, slot);
-    swarm.add(key, 0, seeder, now);
+    if (pos >= 0) this.removePeer(fam, s, pos);
+    fam.add(s, key, seeder, now);
     if (seeder) this.seederTotal++;
     else this.leecherTotal++;
-    if (completed && !wasSeeder) swarm.downloaded++;
   }
 
-  private removeSlot(swarm: Swarm, slot: number): void {
-    if (slot < swarm.seeders) this.seederTotal--;
+  private removePeer(fam: FamilyStore, s: number, pos: number): void {
+    if (pos < fam.seeders(s)) this.seederTotal--;
     else this.leecherTotal--;
-    swarm.removeAt(slot);
+    fam.removeAt(s, pos);
   }
 
   private remove(ih: InfoHash, peer: Peer, seeder: boolean): boolean {
     this.assertRunning();
-    const swarm = this.swarmOf(ih, peer, false);
-    if (swarm === undefined) return false;
-    const slot = swarm.find(this.keyOf(peer));
-    if (slot < 0 || (slot < swarm.seeders) !== seeder) return false;
-    this.removeSlot(swarm, slot);
-    if (swarm.count === 0) this.swarms(peer.ip.length === 4 ? 4 : 6).delete(swarmKey(ih));
+    const fam = this.family(peer);
+    const s = fam.swarm(ih);
+    if (s < 0) return false;
+    const pos = fam.find(s, this.keyOf(peer));
+    if (pos < 0 || (pos < fam.seeders(s)) !== seeder) return false;
+    this.removePeer(fam, s, pos);
+    if (fam.count(s) === 0) {
+      fam.deleteSwarm(s);
+      fam.shrink();
+    }
     return true;
   }
 
@@ -148,29 +137,40 @@ export class MemoryStore implements PeerStore {
 
   announcePeers(ih: InfoHash, seeder: boolean, numWant: number, announcer: Peer, out: PeerList): number {
     this.assertRunning();
-    const swarm = this.swarmOf(ih, announcer, false);
-    if (swarm === undefined) return 0;
-    const self = swarm.find(this.keyOf(announcer));
-    if (seeder) return swarm.pick(swarm.seeders, swarm.count, numWant, self, out);
-    const fromSeeders = swarm.pick(0, swarm.seeders, numWant, self, out);
-    return fromSeeders + swarm.pick(swarm.seeders, swarm.count, numWant - fromSeeders, self, out);
+    const fam = this.family(announcer);
+    const s = fam.swarm(ih);
+    if (s < 0) return 0;
+    const self = fam.find(s, this.keyOf(announcer));
+    const seeders = fam.seeders(s);
+    const count = fam.count(s);
+    if (seeder) return fam.pick(s, seeders, count, numWant, self, out);
+    const fromSeeders = fam.pick(s, 0, seeders, numWant, self, out);
+    return fromSeeders + fam.pick(s, seeders, count, numWant - fromSeeders, self, out);
   }
 
   scrapeSwarm(ih: InfoHash, family: AddressFamily): SwarmCounts {
     this.assertRunning();
-    const swarm = this.swarms(family).get(swarmKey(ih));
-    if (swarm === undefined) return EMPTY;
-    return { complete: swarm.seeders, incomplete: swarm.leechers, downloaded: swarm.downloaded };
+    const fam = family === 4 ? this.v4 : this.v6;
+    const s = fam.swarm(ih);
+    if (s < 0) return EMPTY;
+    const seeders = fam.seeders(s);
+    return { complete: seeders, incomplete: fam.count(s) - seeders, downloaded: fam.downloaded(s) };
   }
 
   hasPeer(ih: InfoHash, peer: Peer): boolean {
     this.assertRunning();
-    const swarm = this.swarmOf(ih, peer, false);
-    return swarm !== undefined && swarm.find(this.keyOf(peer)) >= 0;
+    const fam = this.family(peer);
+    const s = fam.swarm(ih);
+    return s >= 0 && fam.find(s, this.keyOf(peer)) >= 0;
   }
 
   stats(): StoreStats {
     return { swarms: this.v4.size + this.v6.size, seeders: this.seederTotal, leechers: this.leecherTotal };
+  }
+
+  /** Bytes the packed tables hold, for metrics and the memory benchmark. */
+  get bytes(): number {
+    return this.v4.bytes + this.v6.bytes;
   }
 
   ready(): boolean {
@@ -196,21 +196,28 @@ export class MemoryStore implements PeerStore {
     let budget = slice;
     let peersRemoved = 0;
     let swarmsRemoved = 0;
-    for (const map of [this.v4, this.v6]) {
-      // Map iterators stay valid across deletions and insertions made while we yield.
-      for (const [k, swarm] of map) {
-        if (this.stopped) break;
-        const scanned = swarm.count;
-        for (let slot = swarm.count - 1; slot >= 0; slot--) {
+    for (const fam of [this.v4, this.v6]) {
+      // Slots, not handles: announces between slices may move swarms (a table
+      // resize or a deletion's backward shift). A swarm moved past the cursor is
+      // seen twice, one moved behind it waits for the next sweep; both are harmless.
+      for (let s = 0; s < fam.slots && !this.stopped;) {
+        if (!fam.isSwarm(s)) {
+          s++;
+          continue;
+        }
+        const scanned = fam.count(s);
+        for (let pos = scanned - 1; pos >= 0; pos--) {
           // Going down, every record that removeAt moves has been looked at already.
-          if (swarm.seen(slot) <= cutoff) {
-            this.removeSlot(swarm, slot);
+          if (fam.seen(s, pos) <= cutoff) {
+            this.removePeer(fam, s, pos);
             peersRemoved++;
           }
         }
-        if (swarm.count === 0) {
-          map.delete(k);
+        if (fam.count(s) === 0) {
+          fam.deleteSwarm(s); // a later swarm may shift into slot s: look at it again
           swarmsRemoved++;
+        } else {
+          s++;
         }
         budget -= scanned + 1;
         if (budget <= 0) {
@@ -218,6 +225,7 @@ export class MemoryStore implements PeerStore {
           await new Promise((resolve) => setTimeout(resolve, 0));
         }
       }
+      fam.shrink();
     }
     const result = { durationMs: performance.now() - started, peersRemoved, swarmsRemoved };
     this.options.onGC?.(result);

@@ -1,0 +1,440 @@
+/**
+ * The peers of one address family, packed. Two structures, no per-peer objects:
+ *
+ * - a swarm table: open addressing (linear probing, backward-shift deletion) keyed
+ *   by infohash, with each swarm's counters in a Uint32Array row;
+ * - a peer slab: every swarm's records live in one contiguous block of a shared
+ *   byte array, seeders first ([0, seeders) seeders, [seeders, count) leechers). A
+ *   record is ip ‖ port ‖ peer id ‖ last-seen seconds (30 bytes for IPv4, 42 for
+ *   IPv6), so a reply copies the compact part of a record as it is. Blocks come in
+ *   size classes about 1.25× apart, and freed blocks are reused by class.
+ *
+ * Swarms past {@link INDEX_FROM} peers also get a hash index over their block so
+ * that a lookup stays O(1) however large the swarm grows.
+ *
+ * @module
+ */
+import type { PeerList } from "../../bittorrent/request.ts";
+
+/** Record geometry for one address family. */
+export interface Layout {
+  /** Bytes of ip ‖ port: the compact entry. */
+  entry: number;
+  /** Bytes of the key: ip ‖ port ‖ peer id. */
+  key: number;
+  /** Bytes per record: key and a 4-byte last-seen time. */
+  stride: number;
+}
+
+/** Geometry of IPv4 records. */
+export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 30 };
+/** Geometry of IPv6 records. */
+export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 42 };
+
+/** Past this many peers a swarm keeps a hash index. */
+export const INDEX_FROM = 16;
+
+// Swarm table row: used, count, seeders, block offset (records), size class,
+// index id + 1 (0 = none), downloaded.
+const W = 7;
+const USED = 0, COUNT = 1, SEEDERS = 2, OFFSET = 3, CLASS = 4, INDEX = 5, DOWNLOADED = 6;
+
+/** Block sizes in records: 1..8, then about ×1.25 each. */
+const CLASS_SIZE: number[] = [];
+for (let n = 1; n < 2 ** 31; n = n < 8 ? n + 1 : Math.ceil(n * 1.25)) CLASS_SIZE.push(n);
+
+function hashBytes(buf: Uint8Array, at: number, len: number, seed: number): number {
+  let h = seed;
+  for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  return (h ^ (h >>> 13)) >>> 0;
+}
+
+/**
+ * Swarms and peers of one family. Swarm handles (`s`) are table slots: valid until
+ * the next insertion or deletion of a swarm.
+ *
+ * @example
+ * ```ts
+ * const v4 = new FamilyStore(LAYOUT_V4);
+ * const s = v4.swarmOrCreate(infoHash);
+ * v4.add(s, key, true, now);
+ * ```
+ */
+export class FamilyStore {
+  private capacity = 16;
+  private keys = new Uint8Array(16 * 20);
+  private rows = new Uint32Array(16 * W);
+  /** Number of swarms. */
+  size = 0;
+  private slab: Uint8Array;
+  private top = 0;
+  private readonly free: number[][] = CLASS_SIZE.map(() => []);
+  private readonly indexes: (Int32Array | undefined)[] = [];
+  private readonly freeIndexIDs: number[] = [];
+  // Keyed hashing: without the secret seed, nobody can pick infohashes or peers
+  // that collide and turn lookups into long scans.
+  private readonly seed = (Math.random() * 2 ** 32) >>> 0;
+
+  constructor(readonly layout: Layout) {
+    this.slab = new Uint8Array(1024 * layout.stride);
+  }
+
+  // ---- swarm table ----
+
+  private home(ih: Uint8Array, at: number): number {
+    return hashBytes(ih, at, 20, this.seed) & (this.capacity - 1);
+  }
+
+  private sameKey(slot: number, ih: Uint8Array): boolean {
+    const k = this.keys;
+    const base = slot * 20;
+    for (let i = 0; i < 20; i++) if (k[base + i] !== ih[i]) return false;
+    return true;
+  }
+
+  /** The swarm of `ih`, or -1. */
+  swarm(ih: Uint8Array): number {
+    const mask = this.capacity - 1;
+    for (let p = this.home(ih, 0);; p = (p + 1) & mask) {
+      if (this.rows[p * W + USED] === 0) return -1;
+      if (this.sameKey(p, ih)) return p;
+    }
+  }
+
+  /** The swarm of `ih`, created empty when missing. */
+  swarmOrCreate(ih: Uint8Array): number {
+    const found = this.swarm(ih);
+    if (found >= 0) return found;
+    if ((this.size + 1) * 4 > this.capacity * 3) this.rehash(this.capacity * 2);
+    const mask = this.capacity - 1;
+    let p = this.home(ih, 0);
+    while (this.rows[p * W + USED] !== 0) p = (p + 1) & mask;
+    this.keys.set(ih.subarray(0, 20), p * 20);
+    const r = p * W;
+    this.rows[r + USED] = 1;
+    this.rows[r + COUNT] = 0;
+    this.rows[r + SEEDERS] = 0;
+    this.rows[r + CLASS] = 0;
+    this.rows[r + OFFSET] = this.alloc(0);
+    this.rows[r + INDEX] = 0;
+    this.rows[r + DOWNLOADED] = 0;
+    this.size++;
+    return p;
+  }
+
+  /**
+   * Deletes swarm `s` and releases its block. Later swarms of its probe run may
+   * shift into slot `s`; the table itself never shrinks here (see {@link shrink}).
+   */
+  deleteSwarm(s: number): void {
+    const rows = this.rows;
+    this.release(rows[s * W + OFFSET], rows[s * W + CLASS]);
+    this.dropIndex(s);
+    const mask = this.capacity - 1;
+    rows[s * W + USED] = 0;
+    this.size--;
+    let hole = s;
+    for (let p = (s + 1) & mask; rows[p * W + USED] !== 0; p = (p + 1) & mask) {
+      const home = this.home(this.keys, p * 20);
+      if (((p - home) & mask) >= ((p - hole) & mask)) {
+        this.keys.copyWithin(hole * 20, p * 20, p * 20 + 20);
+        rows.copyWithin(hole * W, p * W, p * W + W);
+        rows[p * W + USED] = 0;
+        hole = p;
+      }
+    }
+  }
+
+  /** Halves the table while it is less than an eighth full (after floods of swarms die out). */
+  shrink(): void {
+    while (this.capacity > 16 && this.size * 8 < this.capacity) this.rehash(this.capacity / 2);
+  }
+
+  private rehash(capacity: number): void {
+    const oldKeys = this.keys;
+    const oldRows = this.rows;
+    const oldCapacity = this.capacity;
+    this.capacity = capacity;
+    this.keys = new Uint8Array(capacity * 20);
+    this.rows = new Uint32Array(capacity * W);
+    const mask = capacity - 1;
+    for (let q = 0; q < oldCapacity; q++) {
+      if (oldRows[q * W + USED] === 0) continue;
+      let p = this.home(oldKeys, q * 20);
+      while (this.rows[p * W + USED] !== 0) p = (p + 1) & mask;
+      this.keys.set(oldKeys.subarray(q * 20, q * 20 + 20), p * 20);
+      this.rows.set(oldRows.subarray(q * W, q * W + W), p * W);
+    }
+  }
+
+  /** Table slots, for sweeping: a slot `s` is a swarm when `isSwarm(s)`. */
+  get slots(): number {
+    return this.capacity;
+  }
+
+  isSwarm(s: number): boolean {
+    return s < this.capacity && this.rows[s * W + USED] !== 0;
+  }
+
+  count(s: number): number {
+    return this.rows[s * W + COUNT];
+  }
+
+  seeders(s: number): number {
+    return this.rows[s * W + SEEDERS];
+  }
+
+  downloaded(s: number): number {
+    return this.rows[s * W + DOWNLOADED];
+  }
+
+  addDownloaded(s: number): void {
+    this.rows[s * W + DOWNLOADED]++;
+  }
+
+  /** Drops every swarm and peer. */
+  clear(): void {
+    this.capacity = 16;
+    this.keys = new Uint8Array(16 * 20);
+    this.rows = new Uint32Array(16 * W);
+    this.size = 0;
+    this.slab = new Uint8Array(1024 * this.layout.stride);
+    this.top = 0;
+    for (const f of this.free) f.length = 0;
+    this.indexes.length = 0;
+    this.freeIndexIDs.length = 0;
+  }
+
+  // ---- peer slab ----
+
+  private alloc(cls: number): number {
+    const reuse = this.free[cls].pop();
+    if (reuse !== undefined) return reuse;
+    const size = CLASS_SIZE[cls];
+    const need = (this.top + size) * this.layout.stride;
+    if (need > this.slab.length) {
+      // Zeroed pages cost no memory until written, so growing generously is cheap.
+      const next = new Uint8Array(Math.max(need, Math.ceil(this.slab.length * 1.5)));
+      next.set(this.slab.subarray(0, this.top * this.layout.stride));
+      this.slab = next;
+    }
+    const at = this.top;
+    this.top += size;
+    return at;
+  }
+
+  private release(offset: number, cls: number): void {
+    if (offset + CLASS_SIZE[cls] === this.top) this.top = offset;
+    else this.free[cls].push(offset);
+  }
+
+  /** Moves swarm `s` to a block of class `cls`; positions inside the block are kept. */
+  private reblock(s: number, cls: number): void {
+    const r = s * W;
+    const { stride } = this.layout;
+    const from = this.rows[r + OFFSET];
+    const to = this.alloc(cls);
+    this.slab.copyWithin(to * stride, from * stride, (from + this.rows[r + COUNT]) * stride);
+    this.release(from, this.rows[r + CLASS]);
+    this.rows[r + OFFSET] = to;
+    this.rows[r + CLASS] = cls;
+  }
+
+  // ---- peers of a swarm ----
+
+  private base(s: number, pos: number): number {
+    return (this.rows[s * W + OFFSET] + pos) * this.layout.stride;
+  }
+
+  private sameRecord(at: number, key: Uint8Array, keyAt: number): boolean {
+    const slab = this.slab;
+    for (let i = 0; i < this.layout.key; i++) if (slab[at + i] !== key[keyAt + i]) return false;
+    return true;
+  }
+
+  /** Position of the peer whose key is at `key[0..]` in swarm `s`, or -1. */
+  find(s: number, key: Uint8Array): number {
+    const r = s * W;
+    const count = this.rows[r + COUNT];
+    const id = this.rows[r + INDEX];
+    const stride = this.layout.stride;
+    const start = this.rows[r + OFFSET] * stride;
+    if (id === 0) {
+      for (let pos = 0, at = start; pos < count; pos++, at += stride) {
+        if (this.slab[at] === key[0] && this.sameRecord(at, key, 0)) return pos;
+      }
+      return -1;
+    }
+    const index = this.indexes[id - 1]!;
+    const mask = index.length - 1;
+    for (let p = hashBytes(key, 0, this.layout.key, this.seed) & mask;; p = (p + 1) & mask) {
+      const e = index[p];
+      if (e === 0) return -1;
+      if (this.sameRecord(start + (e - 1) * stride, key, 0)) return e - 1;
+    }
+  }
+
+  /** Last-seen seconds of a peer. */
+  seen(s: number, pos: number): number {
+    const at = this.base(s, pos) + this.layout.key;
+    const b = this.slab;
+    return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+  }
+
+  /** Refreshes a peer's last-seen time. */
+  touch(s: number, pos: number, now: number): void {
+    const at = this.base(s, pos) + this.layout.key;
+    const b = this.slab;
+    b[at] = now;
+    b[at + 1] = now >>> 8;
+    b[at + 2] = now >>> 16;
+    b[at + 3] = now >>> 24;
+  }
+
+  /** Adds a peer that is not in swarm `s` yet, as seeder or leecher. */
+  add(s: number, key: Uint8Array, seeder: boolean, now: number): void {
+    const r = s * W;
+    const rows = this.rows;
+    const count = rows[r + COUNT];
+    if (count === CLASS_SIZE[rows[r + CLASS]]) this.reblock(s, rows[r + CLASS] + 1);
+    let pos = count;
+    if (seeder) {
+      // Make room at the end of the seeder range by moving the first leecher out.
+      const seeders = rows[r + SEEDERS];
+      if (count > seeders) this.move(s, seeders, count);
+      pos = seeders;
+      rows[r + SEEDERS] = seeders + 1;
+    }
+    rows[r + COUNT] = count + 1;
+    this.slab.set(key.subarray(0, this.layout.key), this.base(s, pos));
+    this.touch(s, pos, now);
+    if (rows[r + INDEX] !== 0) this.indexInsert(s, pos);
+    else if (count + 1 > INDEX_FROM) this.buildIndex(s);
+  }
+
+  /** Removes the peer at `pos`, keeping both ranges packed. */
+  removeAt(s: number, pos: number): void {
+    const r = s * W;
+    const rows = this.rows;
+    if (rows[r + INDEX] !== 0) this.indexRemove(s, pos);
+    const last = rows[r + COUNT] - 1;
+    const seeders = rows[r + SEEDERS];
+    if (pos < seeders) {
+      const lastSeeder = seeders - 1;
+      if (pos !== lastSeeder) this.move(s, lastSeeder, pos);
+      if (last !== lastSeeder) this.move(s, last, lastSeeder);
+      rows[r + SEEDERS] = lastSeeder;
+    } else if (pos !== last) {
+      this.move(s, last, pos);
+    }
+    rows[r + COUNT] = last;
+    const cls = rows[r + CLASS];
+    if (cls > 8 && last * 2 < CLASS_SIZE[cls - 4]) {
+      // Well under the class below: give most of the block back.
+      this.reblock(s, cls - 3);
+      if (last <= INDEX_FROM) this.dropIndex(s);
+      else this.buildIndex(s);
+    }
+  }
+
+  /**
+   * Appends up to `want` peers from positions [from, to) to `out`, starting at a
+   * random position and wrapping, skipping `skip`. O(want), whatever the swarm's size.
+   */
+  pick(s: number, from: number, to: number, want: number, skip: number, out: PeerList): number {
+    const size = to - from;
+    if (size <= 0 || want <= 0) return 0;
+    const { stride, entry } = this.layout;
+    const start = this.base(s, 0);
+    let pos = from + Math.floor(Math.random() * size);
+    let added = 0;
+    for (let seen = 0; seen < size && added < want; seen++) {
+      if (pos !== skip) {
+        const at = start + pos * stride;
+        out.pushPacked(this.slab, at, at + entry);
+        added++;
+      }
+      if (++pos === to) pos = from;
+    }
+    return added;
+  }
+
+  private move(s: number, from: number, to: number): void {
+    const { stride } = this.layout;
+    if (this.rows[s * W + INDEX] !== 0) {
+      const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+      index[this.indexPosition(s, from)] = to + 1;
+    }
+    const start = this.base(s, 0);
+    this.slab.copyWithin(start + to * stride, start + from * stride, start + (from + 1) * stride);
+  }
+
+  // ---- per-swarm index over block positions ----
+
+  private buildIndex(s: number): void {
+    const r = s * W;
+    let size = 32;
+    while (size < CLASS_SIZE[this.rows[r + CLASS]] * 2) size *= 2;
+    let id = this.rows[r + INDEX];
+    if (id === 0) id = (this.freeIndexIDs.pop() ?? this.indexes.length) + 1;
+    this.indexes[id - 1] = new Int32Array(size);
+    this.rows[r + INDEX] = id;
+    for (let pos = 0; pos < this.rows[r + COUNT]; pos++) this.indexInsert(s, pos);
+  }
+
+  private dropIndex(s: number): void {
+    const id = this.rows[s * W + INDEX];
+    if (id === 0) return;
+    this.indexes[id - 1] = undefined;
+    this.freeIndexIDs.push(id - 1);
+    this.rows[s * W + INDEX] = 0;
+  }
+
+  private indexHome(s: number, pos: number, mask: number): number {
+    return hashBytes(this.slab, this.base(s, pos), this.layout.key, this.seed) & mask;
+  }
+
+  private indexInsert(s: number, pos: number): void {
+    const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    if (this.rows[s * W + COUNT] * 2 > index.length) {
+      this.buildIndex(s); // grown past half full: rebuild larger, which inserts `pos` too
+      return;
+    }
+    const mask = index.length - 1;
+    let p = this.indexHome(s, pos, mask);
+    while (index[p] !== 0) p = (p + 1) & mask;
+    index[p] = pos + 1;
+  }
+
+  private indexPosition(s: number, pos: number): number {
+    const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    const mask = index.length - 1;
+    let p = this.indexHome(s, pos, mask);
+    while (index[p] !== pos + 1) p = (p + 1) & mask;
+    return p;
+  }
+
+  private indexRemove(s: number, pos: number): void {
+    const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    const mask = index.length - 1;
+    let hole = this.indexPosition(s, pos);
+    index[hole] = 0;
+    // Backward-shift: pull later entries of the probe run into the hole so that
+    // lookups never need tombstones.
+    for (let p = (hole + 1) & mask; index[p] !== 0; p = (p + 1) & mask) {
+      const home = this.indexHome(s, index[p] - 1, mask);
+      if (((p - home) & mask) >= ((p - hole) & mask)) {
+        index[hole] = index[p];
+        index[p] = 0;
+        hole = p;
+      }
+    }
+  }
+
+  /** Bytes held by the tables and the slab (not counting free pages never written). */
+  get bytes(): number {
+    return this.keys.byteLength + this.rows.byteLength + this.top * this.layout.stride +
+      this.indexes.reduce((n, ix) => n + (ix?.byteLength ?? 0), 0);
+  }
+}
