@@ -31,13 +31,16 @@ export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 30 };
 /** Geometry of IPv6 records. */
 export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 42 };
 
+/** The slab is compacted once holes exceed 1/COMPACT_WHEN of it. */
+const COMPACT_WHEN = 8;
+
 /** Past this many peers a swarm keeps a hash index. */
 export const INDEX_FROM = 16;
 
-// Swarm table row: used, count, seeders, block offset (records), size class,
-// index id + 1 (0 = none), downloaded.
-const W = 7;
-const USED = 0, COUNT = 1, SEEDERS = 2, OFFSET = 3, CLASS = 4, INDEX = 5, DOWNLOADED = 6;
+// Swarm table row (20 bytes): count, seeders, block offset (in records), meta,
+// downloaded. meta = (size class + 1) | (index id + 1) << 8, so 0 marks a free slot.
+const W = 5;
+const COUNT = 0, SEEDERS = 1, OFFSET = 2, META = 3, DOWNLOADED = 4;
 
 /** Block sizes in records: 1..8, then about ×1.25 each. */
 const CLASS_SIZE: number[] = [];
@@ -70,6 +73,7 @@ export class FamilyStore {
   private slab: Uint8Array;
   private top = 0;
   private readonly free: number[][] = CLASS_SIZE.map(() => []);
+  private freeRecords = 0;
   private readonly indexes: (Int32Array | undefined)[] = [];
   private readonly freeIndexIDs: number[] = [];
   // Keyed hashing: without the secret seed, nobody can pick infohashes or peers
@@ -97,7 +101,7 @@ export class FamilyStore {
   swarm(ih: Uint8Array): number {
     const mask = this.capacity - 1;
     for (let p = this.home(ih, 0);; p = (p + 1) & mask) {
-      if (this.rows[p * W + USED] === 0) return -1;
+      if (this.rows[p * W + META] === 0) return -1;
       if (this.sameKey(p, ih)) return p;
     }
   }
@@ -109,15 +113,13 @@ export class FamilyStore {
     if ((this.size + 1) * 4 > this.capacity * 3) this.rehash(this.capacity * 2);
     const mask = this.capacity - 1;
     let p = this.home(ih, 0);
-    while (this.rows[p * W + USED] !== 0) p = (p + 1) & mask;
+    while (this.rows[p * W + META] !== 0) p = (p + 1) & mask;
     this.keys.set(ih.subarray(0, 20), p * 20);
     const r = p * W;
-    this.rows[r + USED] = 1;
     this.rows[r + COUNT] = 0;
     this.rows[r + SEEDERS] = 0;
-    this.rows[r + CLASS] = 0;
     this.rows[r + OFFSET] = this.alloc(0);
-    this.rows[r + INDEX] = 0;
+    this.rows[r + META] = 1;
     this.rows[r + DOWNLOADED] = 0;
     this.size++;
     return p;
@@ -129,18 +131,18 @@ export class FamilyStore {
    */
   deleteSwarm(s: number): void {
     const rows = this.rows;
-    this.release(rows[s * W + OFFSET], rows[s * W + CLASS]);
+    this.release(rows[s * W + OFFSET], this.cls(s));
     this.dropIndex(s);
     const mask = this.capacity - 1;
-    rows[s * W + USED] = 0;
+    rows[s * W + META] = 0;
     this.size--;
     let hole = s;
-    for (let p = (s + 1) & mask; rows[p * W + USED] !== 0; p = (p + 1) & mask) {
+    for (let p = (s + 1) & mask; rows[p * W + META] !== 0; p = (p + 1) & mask) {
       const home = this.home(this.keys, p * 20);
       if (((p - home) & mask) >= ((p - hole) & mask)) {
         this.keys.copyWithin(hole * 20, p * 20, p * 20 + 20);
         rows.copyWithin(hole * W, p * W, p * W + W);
-        rows[p * W + USED] = 0;
+        rows[p * W + META] = 0;
         hole = p;
       }
     }
@@ -160,9 +162,9 @@ export class FamilyStore {
     this.rows = new Uint32Array(capacity * W);
     const mask = capacity - 1;
     for (let q = 0; q < oldCapacity; q++) {
-      if (oldRows[q * W + USED] === 0) continue;
+      if (oldRows[q * W + META] === 0) continue;
       let p = this.home(oldKeys, q * 20);
-      while (this.rows[p * W + USED] !== 0) p = (p + 1) & mask;
+      while (this.rows[p * W + META] !== 0) p = (p + 1) & mask;
       this.keys.set(oldKeys.subarray(q * 20, q * 20 + 20), p * 20);
       this.rows.set(oldRows.subarray(q * W, q * W + W), p * W);
     }
@@ -174,7 +176,19 @@ export class FamilyStore {
   }
 
   isSwarm(s: number): boolean {
-    return s < this.capacity && this.rows[s * W + USED] !== 0;
+    return s < this.capacity && this.rows[s * W + META] !== 0;
+  }
+
+  private cls(s: number): number {
+    return (this.rows[s * W + META] & 0xff) - 1;
+  }
+
+  private indexID(s: number): number {
+    return this.rows[s * W + META] >>> 8;
+  }
+
+  private setMeta(s: number, cls: number, indexID: number): void {
+    this.rows[s * W + META] = (cls + 1) | (indexID << 8);
   }
 
   count(s: number): number {
@@ -202,6 +216,7 @@ export class FamilyStore {
     this.slab = new Uint8Array(1024 * this.layout.stride);
     this.top = 0;
     for (const f of this.free) f.length = 0;
+    this.freeRecords = 0;
     this.indexes.length = 0;
     this.freeIndexIDs.length = 0;
   }
@@ -209,36 +224,80 @@ export class FamilyStore {
   // ---- peer slab ----
 
   private alloc(cls: number): number {
-    const reuse = this.free[cls].pop();
-    if (reuse !== undefined) return reuse;
     const size = CLASS_SIZE[cls];
-    const need = (this.top + size) * this.layout.stride;
-    if (need > this.slab.length) {
-      // Zeroed pages cost no memory until written, so growing generously is cheap.
-      const next = new Uint8Array(Math.max(need, Math.ceil(this.slab.length * 1.5)));
-      next.set(this.slab.subarray(0, this.top * this.layout.stride));
-      this.slab = next;
+    const reuse = this.free[cls].pop();
+    if (reuse !== undefined) {
+      this.freeRecords -= size;
+      return reuse;
     }
+    // Before taking fresh records, take back the holes that freed blocks left
+    // (a swarm that grows leaves a block of every smaller class behind).
+    if (this.freeRecords * COMPACT_WHEN > this.top) this.compact();
+    const need = (this.top + size) * this.layout.stride;
+    if (need > this.slab.length) this.resizeSlab(Math.max(need, Math.ceil(this.slab.length * 1.5)));
     const at = this.top;
     this.top += size;
     return at;
   }
 
   private release(offset: number, cls: number): void {
-    if (offset + CLASS_SIZE[cls] === this.top) this.top = offset;
-    else this.free[cls].push(offset);
+    if (offset + CLASS_SIZE[cls] === this.top) {
+      this.top = offset;
+    } else {
+      this.free[cls].push(offset);
+      this.freeRecords += CLASS_SIZE[cls];
+    }
+  }
+
+  private resizeSlab(bytes: number): void {
+    // Zeroed pages cost no memory until written, so growing generously is cheap.
+    const next = new Uint8Array(bytes);
+    next.set(this.slab.subarray(0, this.top * this.layout.stride));
+    this.slab = next;
+  }
+
+  /**
+   * Slides every block down over the holes, in offset order, so that the slab is
+   * one packed run again and the free lists are empty. O(peers); it runs when
+   * fresh records are needed while an eighth of the slab is holes, so each freed
+   * record pays for about eight moved ones.
+   */
+  compact(): void {
+    const order: number[] = [];
+    for (let s = 0; s < this.capacity; s++) {
+      if (this.rows[s * W + META] !== 0) order.push(s);
+    }
+    order.sort((a, b) => this.rows[a * W + OFFSET] - this.rows[b * W + OFFSET]);
+    const { stride } = this.layout;
+    let to = 0;
+    for (const s of order) {
+      const r = s * W;
+      const from = this.rows[r + OFFSET];
+      if (from !== to) {
+        this.slab.copyWithin(to * stride, from * stride, (from + this.rows[r + COUNT]) * stride);
+      }
+      this.rows[r + OFFSET] = to;
+      to += CLASS_SIZE[this.cls(s)];
+    }
+    this.top = to;
+    for (const f of this.free) f.length = 0;
+    this.freeRecords = 0;
+    // Written pages past the new top stay resident: hand a mostly empty slab back.
+    if (this.top * stride * 2 < this.slab.length && this.slab.length > 1024 * stride) {
+      this.resizeSlab(Math.max(1024 * stride, Math.ceil(this.top * stride * 1.25)));
+    }
   }
 
   /** Moves swarm `s` to a block of class `cls`; positions inside the block are kept. */
   private reblock(s: number, cls: number): void {
     const r = s * W;
     const { stride } = this.layout;
+    const to = this.alloc(cls); // may compact, which moves this swarm's block too
     const from = this.rows[r + OFFSET];
-    const to = this.alloc(cls);
     this.slab.copyWithin(to * stride, from * stride, (from + this.rows[r + COUNT]) * stride);
-    this.release(from, this.rows[r + CLASS]);
+    this.release(from, this.cls(s));
     this.rows[r + OFFSET] = to;
-    this.rows[r + CLASS] = cls;
+    this.setMeta(s, cls, this.indexID(s));
   }
 
   // ---- peers of a swarm ----
@@ -257,7 +316,7 @@ export class FamilyStore {
   find(s: number, key: Uint8Array): number {
     const r = s * W;
     const count = this.rows[r + COUNT];
-    const id = this.rows[r + INDEX];
+    const id = this.indexID(s);
     const stride = this.layout.stride;
     const start = this.rows[r + OFFSET] * stride;
     if (id === 0) {
@@ -297,7 +356,7 @@ export class FamilyStore {
     const r = s * W;
     const rows = this.rows;
     const count = rows[r + COUNT];
-    if (count === CLASS_SIZE[rows[r + CLASS]]) this.reblock(s, rows[r + CLASS] + 1);
+    if (count === CLASS_SIZE[this.cls(s)]) this.reblock(s, this.cls(s) + 1);
     let pos = count;
     if (seeder) {
       // Make room at the end of the seeder range by moving the first leecher out.
@@ -309,7 +368,7 @@ export class FamilyStore {
     rows[r + COUNT] = count + 1;
     this.slab.set(key.subarray(0, this.layout.key), this.base(s, pos));
     this.touch(s, pos, now);
-    if (rows[r + INDEX] !== 0) this.indexInsert(s, pos);
+    if (this.indexID(s) !== 0) this.indexInsert(s, pos);
     else if (count + 1 > INDEX_FROM) this.buildIndex(s);
   }
 
@@ -317,7 +376,7 @@ export class FamilyStore {
   removeAt(s: number, pos: number): void {
     const r = s * W;
     const rows = this.rows;
-    if (rows[r + INDEX] !== 0) this.indexRemove(s, pos);
+    if (this.indexID(s) !== 0) this.indexRemove(s, pos);
     const last = rows[r + COUNT] - 1;
     const seeders = rows[r + SEEDERS];
     if (pos < seeders) {
@@ -329,7 +388,7 @@ export class FamilyStore {
       this.move(s, last, pos);
     }
     rows[r + COUNT] = last;
-    const cls = rows[r + CLASS];
+    const cls = this.cls(s);
     if (cls > 8 && last * 2 < CLASS_SIZE[cls - 4]) {
       // Well under the class below: give most of the block back.
       this.reblock(s, cls - 3);
@@ -362,8 +421,8 @@ export class FamilyStore {
 
   private move(s: number, from: number, to: number): void {
     const { stride } = this.layout;
-    if (this.rows[s * W + INDEX] !== 0) {
-      const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    if (this.indexID(s) !== 0) {
+      const index = this.indexes[this.indexID(s) - 1]!;
       index[this.indexPosition(s, from)] = to + 1;
     }
     const start = this.base(s, 0);
@@ -373,22 +432,21 @@ export class FamilyStore {
   // ---- per-swarm index over block positions ----
 
   private buildIndex(s: number): void {
-    const r = s * W;
     let size = 32;
-    while (size < CLASS_SIZE[this.rows[r + CLASS]] * 2) size *= 2;
-    let id = this.rows[r + INDEX];
+    while (size < CLASS_SIZE[this.cls(s)] * 2) size *= 2;
+    let id = this.indexID(s);
     if (id === 0) id = (this.freeIndexIDs.pop() ?? this.indexes.length) + 1;
     this.indexes[id - 1] = new Int32Array(size);
-    this.rows[r + INDEX] = id;
-    for (let pos = 0; pos < this.rows[r + COUNT]; pos++) this.indexInsert(s, pos);
+    this.setMeta(s, this.cls(s), id);
+    for (let pos = 0; pos < this.rows[s * W + COUNT]; pos++) this.indexInsert(s, pos);
   }
 
   private dropIndex(s: number): void {
-    const id = this.rows[s * W + INDEX];
+    const id = this.indexID(s);
     if (id === 0) return;
     this.indexes[id - 1] = undefined;
     this.freeIndexIDs.push(id - 1);
-    this.rows[s * W + INDEX] = 0;
+    this.setMeta(s, this.cls(s), 0);
   }
 
   private indexHome(s: number, pos: number, mask: number): number {
@@ -396,7 +454,7 @@ export class FamilyStore {
   }
 
   private indexInsert(s: number, pos: number): void {
-    const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    const index = this.indexes[this.indexID(s) - 1]!;
     if (this.rows[s * W + COUNT] * 2 > index.length) {
       this.buildIndex(s); // grown past half full: rebuild larger, which inserts `pos` too
       return;
@@ -408,7 +466,7 @@ export class FamilyStore {
   }
 
   private indexPosition(s: number, pos: number): number {
-    const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    const index = this.indexes[this.indexID(s) - 1]!;
     const mask = index.length - 1;
     let p = this.indexHome(s, pos, mask);
     while (index[p] !== pos + 1) p = (p + 1) & mask;
@@ -416,7 +474,7 @@ export class FamilyStore {
   }
 
   private indexRemove(s: number, pos: number): void {
-    const index = this.indexes[this.rows[s * W + INDEX] - 1]!;
+    const index = this.indexes[this.indexID(s) - 1]!;
     const mask = index.length - 1;
     let hole = this.indexPosition(s, pos);
     index[hole] = 0;
