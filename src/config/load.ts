@@ -248,7 +248,21 @@ function readTop(r: OptionsReader, opts: LoadOptions): Config {
   const storage = readStorage(r, opts);
   const prehooks = readHooks(r, "prehooks", opts);
   const posthooks = readHooks(r, "posthooks", opts);
-  return { announceInterval, minAnnounceInterval, metricsAddr, http, udp, storage, prehooks, posthooks };
+  // LBRY's fork always runs in its "anonymous mode"; here it is opt-in.
+  const lbryMode = r.bool("lbry_mode", false);
+  const seedersSeeSeeders = r.bool("seeders_see_seeders", false);
+  return {
+    announceInterval,
+    minAnnounceInterval,
+    metricsAddr,
+    http,
+    udp,
+    storage,
+    prehooks,
+    posthooks,
+    lbryMode,
+    seedersSeeSeeders,
+  };
 }
 
 function readHTTP(h: OptionsReader): HTTPConfig {

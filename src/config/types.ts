@@ -89,4 +89,14 @@ export interface Config {
   storage: StorageConfig;
   prehooks: HookConfig[];
   posthooks: HookConfig[];
+  /**
+   * `lbry_mode` (LBRY's fork, "anonymous mode"): port 0 is accepted, and an
+   * announce with a port below 100 is answered but never stored. Absent means false.
+   */
+  lbryMode?: boolean;
+  /**
+   * `seeders_see_seeders`: a seeder that finds no leechers is given other seeders.
+   * Absent means false (chihaya: seeders get leechers only).
+   */
+  seedersSeeSeeders?: boolean;
 }

@@ -27,7 +27,17 @@ export interface LogicOptions {
   prehooks: Hook[];
   posthooks: Hook[];
   log: Logger;
+  /** LBRY mode (`lbry_mode`): announces with a port below 100 are answered but never stored. */
+  lbryMode?: boolean;
+  /** `seeders_see_seeders`: a seeder that finds no leechers is given other seeders. */
+  seedersSeeSeeders?: boolean;
 }
+
+/**
+ * In LBRY mode, announces from ports below this are never stored (the fork's
+ * "anonymous mode": such peers cannot be reached, so nobody is given them).
+ */
+export const LBRY_MIN_STORED_PORT = 100;
 
 /** Runs `call` on hooks[i..] in order, waiting only where a hook returns a promise. */
 function runHooks(hooks: Hook[], i: number, call: (h: Hook) => MaybePromise<void>): MaybePromise<void> {
@@ -40,8 +50,32 @@ function runHooks(hooks: Hook[], i: number, call: (h: Hook) => MaybePromise<void
   }
 }
 
-/** Built-in prehook: fills the response from storage. */
-export function responseHook(store: PeerStore): Hook {
+/**
+ * Alone (or numwant 0): some clients expect to see themselves (chihaya #231).
+ * Count the announcer only when storage did not count it already.
+ */
+function echoAnnouncer(
+  store: PeerStore,
+  req: AnnounceRequest,
+  resp: AnnounceResponse,
+  peers: PeerList,
+  seeder: boolean,
+): MaybePromise<void> {
+  peers.push(req.peer);
+  return then(store.hasPeer(req.infoHash, req.peer), (present) => {
+    if (present) return;
+    if (seeder) resp.complete++;
+    else resp.incomplete++;
+  });
+}
+
+/**
+ * Built-in prehook: fills the response from storage. With `seedersSeeSeeders`, a
+ * seeder that gets no leechers is given other seeders instead (LBRY nodes
+ * announce every blob as seeders, and would otherwise never see each other).
+ */
+export function responseHook(store: PeerStore, opts: { seedersSeeSeeders?: boolean } = {}): Hook {
+  const seedersSeeSeeders = opts.seedersSeeSeeders === true;
   return {
     handleAnnounce(ctx, req, resp) {
       if (ctx.skipResponseHook) return;
@@ -54,14 +88,13 @@ export function responseHook(store: PeerStore): Hook {
         resp.incomplete += counts.incomplete;
         return then(store.announcePeers(req.infoHash, seeder, req.numWant, req.peer, peers), (n) => {
           if (n > 0) return;
-          // Alone (or numwant 0): some clients expect to see themselves (chihaya #231).
-          // Count the announcer only when storage did not count it already.
-          peers.push(req.peer);
-          return then(store.hasPeer(req.infoHash, req.peer), (present) => {
-            if (present) return;
-            if (seeder) resp.complete++;
-            else resp.incomplete++;
-          });
+          if (seeder && seedersSeeSeeders && req.numWant > 0) {
+            // No leechers: a leecher's view gives seeders first (then leechers, of which there are none).
+            return then(store.announcePeers(req.infoHash, false, req.numWant, req.peer, peers), (m) => {
+              if (m === 0) return echoAnnouncer(store, req, resp, peers, seeder);
+            });
+          }
+          return echoAnnouncer(store, req, resp, peers, seeder);
         });
       });
     },
@@ -77,11 +110,17 @@ export function responseHook(store: PeerStore): Hook {
   };
 }
 
-/** Built-in posthook: records the announce in storage. */
-export function swarmHook(store: PeerStore): Hook {
+/**
+ * Built-in posthook: records the announce in storage. With `lbryMode`, an
+ * announce from a port below {@link LBRY_MIN_STORED_PORT} changes nothing, not
+ * even a `stopped` event (as in LBRY's fork).
+ */
+export function swarmHook(store: PeerStore, opts: { lbryMode?: boolean } = {}): Hook {
+  const lbryMode = opts.lbryMode === true;
   return {
     handleAnnounce(ctx, req) {
       if (ctx.skipSwarmInteraction) return;
+      if (lbryMode && req.peer.port < LBRY_MIN_STORED_PORT) return;
       const { infoHash: ih, peer } = req;
       switch (req.event) {
         case Event.Stopped:
@@ -112,8 +151,8 @@ export class Logic {
   private readonly post: Hook[];
 
   constructor(private readonly opts: LogicOptions) {
-    this.pre = [...opts.prehooks, responseHook(opts.store)];
-    this.post = [...opts.posthooks, swarmHook(opts.store)];
+    this.pre = [...opts.prehooks, responseHook(opts.store, opts)];
+    this.post = [...opts.posthooks, swarmHook(opts.store, opts)];
   }
 
   /** Builds the response; rejects (or throws) with the first hook error. */

@@ -798,7 +798,7 @@ test("config.example.yaml: the commented-out hooks load too once uncommented", (
   });
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.prehooks.map((h) => h.name), HOOKS);
-  assert.deepEqual(config.prehooks[4].options, { fixed_peers: ["203.0.113.10:4444"] });
+  assert.deepEqual(config.prehooks[4].options, { fixed_peers: ["203.0.113.10:4444", "[2001:db8::10]:4444"] });
 });
 
 /** chihaya's dist/example_config.yaml (comments shortened). */

@@ -17,6 +17,8 @@ export interface ParseOptions {
   maxNumWant: number;
   defaultNumWant: number;
   maxScrapeInfoHashes: number;
+  /** Accept `port=0` (LBRY mode, `lbry_mode`); otherwise it is `invalid port`. */
+  allowZeroPort?: boolean;
 }
 
 const err = (msg: string) => new ClientError(msg);
@@ -117,7 +119,7 @@ export function parseAnnounce(
 
   const { ip, provided } = clientIP(params, header, remote, opts);
   if (ip === null) throw ErrInvalidIP;
-  if (port === 0) throw ErrInvalidPort;
+  if (port === 0 && !opts.allowZeroPort) throw ErrInvalidPort;
   if (!isUsableIP(ip)) throw ErrUnusableIP;
 
   const noPeerID = params.bytes("no_peer_id");

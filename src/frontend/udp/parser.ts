@@ -39,6 +39,8 @@ export interface UDPParseOptions {
   maxNumWant: number;
   defaultNumWant: number;
   maxScrapeInfoHashes: number;
+  /** Accept port 0 (LBRY mode, `lbry_mode`); otherwise it is `invalid port`. */
+  allowZeroPort?: boolean;
 }
 
 /**
@@ -150,7 +152,7 @@ export function parseURLOptions(packet: Uint8Array, from: number): Params {
  *   family (the 4-byte field from an IPv6 client) is ignored, never half-copied.
  * - num_want: negative (BEP 15's −1) means `default_numwant`; otherwise it is
  *   clamped to `max_numwant`. Both are then capped to what fits one reply.
- * - port 0 is refused with `invalid port`.
+ * - port 0 is refused with `invalid port`, unless `allowZeroPort` (LBRY mode).
  *
  * @example
  * ```ts
@@ -189,7 +191,7 @@ export function parseAnnounce(
   const port = (packet[ipEnd + 8] << 8) | packet[ipEnd + 9];
   const params = parseURLOptions(packet, ipEnd + 10);
 
-  if (port === 0) throw ErrInvalidPort;
+  if (port === 0 && !opts.allowZeroPort) throw ErrInvalidPort;
   if (!isUsableIP(ip)) throw ErrUnusableIP;
   const hashAndID = packet.slice(16, 56); // one copy for both: allocations dominate parsing
   return {
