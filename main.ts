@@ -3,8 +3,12 @@
  * cleanly on SIGINT/SIGTERM.
  *
  * ```sh
- * deno run --allow-net --allow-read --allow-env main.ts --config config.example.yaml
+ * deno run --allow-net --allow-read --allow-env --allow-ffi main.ts --config config.example.yaml
  * ```
+ *
+ * `--allow-ffi` lets `udp.transport: auto` (the default) use the batched libc
+ * `recvmmsg`/`sendmmsg` transport on Linux; without it UDP runs on
+ * `Deno.listenDatagram`, and `udp.transport: ffi` refuses to start.
  *
  * @module
  */
@@ -13,6 +17,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { loadConfig } from "./src/config/load.ts";
 import { serveHTTP } from "./src/frontend/http/deno.ts";
 import { listenUDP } from "./src/frontend/udp/deno.ts";
+import { selectUDPTransport } from "./src/frontend/udp/select.ts";
 import { Logger } from "./src/log.ts";
 import { hookNames } from "./src/middleware/hook.ts";
 import { storeNames } from "./src/storage/store.ts";
@@ -80,7 +85,10 @@ async function main(args: string[]): Promise<number> {
     if (config.udp?.privateKeyGenerated) {
       log.warn("udp.private_key is not set: a random key was generated, so connection IDs change on restart");
     }
-    tracker = await Tracker.start(config, { runtime: { serveHTTP, listenUDP }, log });
+    tracker = await Tracker.start(config, {
+      runtime: { serveHTTP, listenUDP, selectUDP: selectUDPTransport },
+      log,
+    });
   } catch (err) {
     log.error("failed to start", { error: (err as Error).message });
     return 1;

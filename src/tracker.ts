@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Config } from "./config/types.ts";
+import type { Config, UDPTransport } from "./config/types.ts";
 import { parseHostPort } from "./config/load.ts";
 import { HTTPFrontend } from "./frontend/http/frontend.ts";
 import type { HTTPListener, ServeOptions } from "./frontend/http/deno.ts";
@@ -15,12 +15,42 @@ import { type Hook, hookDriver, hookNames } from "./middleware/hook.ts";
 import { Logic } from "./middleware/logic.ts";
 import { type PeerStore, storeDriver, storeNames } from "./storage/store.ts";
 import "./storage/memory/driver.ts";
+import "./middleware/drivers.ts";
+
+/** The UDP transport a runtime picked for `udp.transport`. */
+export interface UDPTransportChoice {
+  /** What serves UDP: `deno` (`Deno.listenDatagram` or a runtime's own) or `ffi` (batched libc calls). */
+  transport: "ffi" | "deno";
+  /** Why it was picked, for the log line. */
+  reason: string;
+  listen(opts: ListenUDPOptions): Promise<UDPListener>;
+}
 
 /** The sockets a runtime offers the tracker. */
 export interface Runtime {
   serveHTTP(opts: ServeOptions): Promise<HTTPListener>;
-  /** Needed only when the config has a `udp:` block. */
+  /** Needed only when the config has a `udp:` block (and `selectUDP` is absent). */
   listenUDP?(opts: ListenUDPOptions): Promise<UDPListener>;
+  /**
+   * Picks the transport for `udp.transport` (auto|ffi|deno); throws, with what to
+   * do, when the requested one cannot run. Without it, `listenUDP` serves `auto`
+   * and `deno`, and `ffi` is refused.
+   */
+  selectUDP?(requested: UDPTransport): UDPTransportChoice;
+}
+
+function chooseUDP(runtime: Runtime, requested: UDPTransport): UDPTransportChoice {
+  if (runtime.selectUDP !== undefined) return runtime.selectUDP(requested);
+  const listen = runtime.listenUDP;
+  if (listen === undefined) throw new Error("udp: this runtime cannot listen on UDP");
+  if (requested === "ffi") {
+    throw new Error("udp.transport is ffi, but this runtime has no FFI transport; set udp.transport: deno");
+  }
+  return {
+    transport: "deno",
+    reason: `udp.transport is ${requested}; the runtime has one transport`,
+    listen,
+  };
 }
 
 /** Where a frontend ended up listening (port 0 in the config becomes a real port). */
@@ -78,6 +108,8 @@ export class Tracker {
   ): Promise<Tracker> {
     const { runtime, log } = opts;
     const store = opts.store ?? Tracker.createStore(config, log);
+    // Every hook built so far, to stop (timers, fetches) if a later step fails.
+    const built: Hook[] = [];
     const hooks = async (list: Config["prehooks"], kind: string): Promise<Hook[]> => {
       const out: Hook[] = [];
       for (const [i, h] of list.entries()) {
@@ -88,13 +120,13 @@ export class Tracker {
           );
         }
         const warnings: string[] = [];
-        out.push(
-          await driver(h.options, {
-            where: `${kind}[${i}].options`,
-            warnings,
-            log: (level, msg, fields) => log.log(level, msg, fields),
-          }),
-        );
+        const hook = await driver(h.options, {
+          where: `${kind}[${i}].options`,
+          warnings,
+          log: (level, msg, fields) => log.log(level, msg, fields),
+        });
+        out.push(hook);
+        built.push(hook);
         for (const w of warnings) log.warn(w);
       }
       return out;
@@ -110,10 +142,13 @@ export class Tracker {
         prehooks: await hooks(config.prehooks, "prehooks"),
         posthooks: await hooks(config.posthooks, "posthooks"),
         log,
+        lbryMode: config.lbryMode,
+        seedersSeeSeeders: config.seedersSeeSeeders,
       });
+      const allowZeroPort = config.lbryMode === true;
       if (config.http !== undefined) {
         const http = config.http;
-        const frontend = new HTTPFrontend({ ...http, logic, log });
+        const frontend = new HTTPFrontend({ ...http, allowZeroPort, logic, log });
         const handler = frontend.fetch.bind(frontend);
         const onError = (err: unknown) => log.error("http server error", { error: err });
         const binds: { protocol: "http" | "https"; addr: string }[] = [];
@@ -136,11 +171,11 @@ export class Tracker {
         }
       }
       if (config.udp !== undefined) {
-        if (runtime.listenUDP === undefined) throw new Error("udp: this runtime cannot listen on UDP");
-        const frontend = new UDPFrontend({ ...config.udp, logic, log });
+        const choice = chooseUDP(runtime, config.udp.transport);
+        const frontend = new UDPFrontend({ ...config.udp, allowZeroPort, logic, log });
         // "" (all interfaces) is left to the runtime: dual-stack "::" where the host has IPv6.
         const { hostname, port } = parseHostPort(config.udp.addr);
-        const l = await runtime.listenUDP({
+        const l = await choice.listen({
           hostname,
           port,
           handler: frontend.handle.bind(frontend),
@@ -148,11 +183,16 @@ export class Tracker {
         });
         listeners.push(l);
         addresses.push({ protocol: "udp", hostname: l.hostname, port: l.port });
-        log.info("udp frontend listening", { addr: `${l.hostname}:${l.port}` });
+        log.info("udp frontend listening", {
+          addr: `${l.hostname}:${l.port}`,
+          transport: choice.transport,
+          reason: choice.reason,
+        });
       }
     } catch (err) {
       await Promise.allSettled(listeners.map((l) => l.close()));
-      await logic?.stop();
+      if (logic !== undefined) await logic.stop();
+      else await Promise.allSettled(built.map(async (h) => await h.stop?.()));
       if (opts.store === undefined) await store.stop();
       throw err;
     }

@@ -1,0 +1,670 @@
+/**
+ * Socket-level load test: starts hayate (the real `main.ts`, pinned to CPU 0) on a
+ * generated loopback config, drives it with the C generators in ../shared/bench
+ * (udpload for BEP 15, wrk + httpload.lua for HTTP keep-alive) pinned to CPU 1,
+ * and prints a markdown table of responses/s, p50/p99 latency, the tracker's peak
+ * RSS (VmHWM) and the RSS growth per stored peer. Optionally the same figures for
+ * opentracker, and always for the reflector (a trivial server: the generators' own
+ * ceiling), measured in the same run. The method is /work/shared/bench/README.md's.
+ *
+ * ```sh
+ * deno run --allow-all scripts/load.ts                        # 3 × 10 s, ffi and deno transports
+ * deno run --allow-all scripts/load.ts --quick                # 1 × 3 s
+ * deno run --allow-all scripts/load.ts --opentracker --out /tmp/load.md
+ * ```
+ *
+ * Options: `--duration S` (10), `--warmup S` (2), `--repeats N` (3), `--quick`,
+ * `--transport ffi,deno` (UDP transports of hayate to measure), `--opentracker`,
+ * `--no-reflector`, `--no-http`, `--no-hello` (skip the Deno.serve hello-world
+ * HTTP baseline), `--bench-dir DIR` (udpload.c & co), `--out FILE` (also write the
+ * table), `--keep` (keep the temp dir). Needs gcc, wrk (HTTP) and taskset; as root
+ * it installs missing gcc/wrk with apt-get, otherwise it says how.
+ *
+ * Everything binds 127.0.0.1, every child has a deadline, and every child is killed
+ * when the script exits or is interrupted.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+const flags = parseArgs({
+  args: Deno.args,
+  options: {
+    duration: { type: "string", default: "10" },
+    warmup: { type: "string", default: "2" },
+    repeats: { type: "string", default: "3" },
+    quick: { type: "boolean", default: false },
+    transport: { type: "string", default: "ffi,deno" },
+    opentracker: { type: "boolean", default: false },
+    "no-reflector": { type: "boolean", default: false },
+    "no-http": { type: "boolean", default: false },
+    "no-hello": { type: "boolean", default: false },
+    "bench-dir": { type: "string", default: "" },
+    out: { type: "string", default: "" },
+    keep: { type: "boolean", default: false },
+  },
+  strict: true,
+}).values;
+
+const DURATION = flags.quick ? 3 : Number(flags.duration);
+const WARMUP = flags.quick ? 1 : Number(flags.warmup);
+const REPEATS = flags.quick ? 1 : Number(flags.repeats);
+const TRANSPORTS = flags.transport.split(",").map((t) => t.trim()).filter((t) => t !== "");
+for (const t of TRANSPORTS) {
+  if (t !== "ffi" && t !== "deno") throw new Error(`--transport: ${t} is not ffi or deno`);
+}
+const ROOT = new URL("..", import.meta.url).pathname;
+const BENCH = flags["bench-dir"] || new URL("../../shared/bench/", import.meta.url).pathname;
+const HOST = "127.0.0.1";
+const WORKLOAD = ["-t", "10000", "-P", "10000", "-r", "9:1", "-n", "50", "-W", "128"];
+
+// ---------------------------------------------------------------- children
+
+const children = new Set<Deno.ChildProcess>();
+
+function killAll(): void {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+  children.clear();
+}
+
+for (const s of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(s, () => {
+    console.error(`\n${s}: stopping children`);
+    killAll();
+    Deno.exit(130);
+  });
+}
+globalThis.addEventListener("unload", killAll);
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Runs a command to completion, killing it after `timeoutMs`. */
+async function run(
+  cmd: string,
+  args: string[],
+  timeoutMs: number,
+  env?: Record<string, string>,
+): Promise<RunResult> {
+  const child = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped", env }).spawn();
+  children.add(child);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Gone.
+    }
+  }, timeoutMs);
+  try {
+    const out = await child.output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr), timedOut };
+  } finally {
+    clearTimeout(timer);
+    children.delete(child);
+  }
+}
+
+async function have(cmd: string): Promise<boolean> {
+  return (await run("sh", ["-c", `command -v ${cmd}`], 5000)).code === 0;
+}
+
+/** A long-running server, its output in `log`, exec'd through sh so `pid` is the server's own. */
+interface Server {
+  pid: number;
+  log: string;
+  /** False once the process has exited. */
+  alive(): boolean;
+  stop(): Promise<void>;
+}
+
+function startServer(command: string[], log: string): Server {
+  const quoted = command.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
+  const child = new Deno.Command("sh", {
+    args: ["-c", `exec ${quoted} >'${log}' 2>&1`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  children.add(child);
+  let exited = false;
+  child.status.then(() => (exited = true));
+  return {
+    pid: child.pid,
+    log,
+    alive: () => !exited,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Gone.
+      }
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch {
+          // Gone.
+        }
+      }, 5000);
+      await child.status;
+      clearTimeout(timer);
+      children.delete(child);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- helpers
+
+function freeUDPPort(): number {
+  const s = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const port = (s.addr as Deno.NetAddr).port;
+  s.close();
+  return port;
+}
+
+function freeTCPPort(): number {
+  const l = Deno.listen({ hostname: HOST, port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+function procStatus(pid: number, key: string): number | null {
+  try {
+    const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(new RegExp(`^${key}:\\s+(\\d+) kB`, "m"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const median = (xs: number[]) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when a BEP 15 connect to `port` is answered (or throws after `ms`). */
+async function waitUDP(port: number, ms: number, server: Server): Promise<void> {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const deadline = Date.now() + ms;
+  try {
+    const packet = new Uint8Array(16);
+    packet.set([0, 0, 4, 0x17, 0x27, 0x10, 0x19, 0x80, 0, 0, 0, 0, 1, 2, 3, 4]);
+    while (Date.now() < deadline && server.alive()) {
+      await sock.send(packet, { transport: "udp", hostname: HOST, port });
+      const got = await Promise.race([
+        sock.receive().then(() => true, () => false),
+        sleep(200).then(() => false),
+      ]);
+      if (got) return;
+    }
+    throw new Error(
+      `UDP port ${port} did not answer${server.alive() ? ` within ${ms} ms` : ": the server exited"}`,
+    );
+  } finally {
+    sock.close();
+  }
+}
+
+async function waitHTTP(port: number, ms: number, server: Server): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && server.alive()) {
+    try {
+      const r = await fetch(`http://${HOST}:${port}/scrape`, { signal: AbortSignal.timeout(500) });
+      await r.body?.cancel();
+      return;
+    } catch {
+      await sleep(100);
+    }
+  }
+  throw new Error(
+    `HTTP port ${port} did not answer${server.alive() ? ` within ${ms} ms` : ": the server exited"}`,
+  );
+}
+
+const hexToBytes = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
+const esc = (b: Uint8Array) => Array.from(b, (c) => "%" + c.toString(16).padStart(2, "0")).join("");
+
+/** Seeders + leechers over every benchmark torrent, by HTTP scrapes of 50 hashes; null if unsupported. */
+async function countPeers(httpPort: number, hashes: string[]): Promise<number | null> {
+  let total = 0;
+  const latin1 = new TextDecoder("latin1");
+  try {
+    for (let i = 0; i < hashes.length; i += 50) {
+      const q = hashes.slice(i, i + 50).map((h) => `info_hash=${esc(hexToBytes(h))}`).join("&");
+      const r = await fetch(`http://${HOST}:${httpPort}/scrape?${q}`, { signal: AbortSignal.timeout(5000) });
+      const body = latin1.decode(new Uint8Array(await r.arrayBuffer()));
+      let seen = 0;
+      for (const m of body.matchAll(/(?:8:complete|10:incomplete)i(\d+)e/g)) {
+        total += Number(m[1]);
+        seen++;
+      }
+      if (seen === 0) return null;
+    }
+  } catch {
+    return null;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------- measurement
+
+interface Figures {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  timeouts: number;
+}
+
+interface Row {
+  system: string;
+  note: string;
+  udp?: Figures;
+  http?: Figures;
+  peakRSS?: number;
+  peers?: number | null;
+  bytesPerPeer?: number | null;
+}
+
+const LINE = /(udp|http): (\d+) responses\/s, (\d+) errors, (\d+) timeouts, p50 ([\d.]+) ms, p99 ([\d.]+) ms/;
+
+function parseFigures(out: string): Figures | null {
+  const m = out.match(LINE);
+  if (!m) return null;
+  return {
+    rps: Number(m[2]),
+    errors: Number(m[3]),
+    timeouts: Number(m[4]),
+    p50: Number(m[5]),
+    p99: Number(m[6]),
+  };
+}
+
+function medianFigures(runs: Figures[]): Figures | undefined {
+  if (runs.length === 0) return undefined;
+  return {
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    errors: median(runs.map((r) => r.errors)),
+    timeouts: median(runs.map((r) => r.timeouts)),
+  };
+}
+
+async function udpRuns(udpload: string, port: number): Promise<Figures | undefined> {
+  const runs: Figures[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const r = await run(
+      "taskset",
+      [
+        "-c",
+        "1",
+        udpload,
+        "-H",
+        HOST,
+        "-p",
+        String(port),
+        "-d",
+        String(DURATION),
+        "-w",
+        String(WARMUP),
+        ...WORKLOAD,
+      ],
+      (DURATION + WARMUP + 30) * 1000,
+    );
+    const f = parseFigures(r.stdout);
+    if (f === null || r.timedOut) {
+      console.error(
+        `  udpload failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
+      );
+      continue;
+    }
+    console.error(`  udp run ${i + 1}: ${r.stdout.match(LINE)![0]}`);
+    runs.push(f);
+  }
+  return medianFigures(runs);
+}
+
+async function httpRuns(port: number, hashes: string): Promise<Figures | undefined> {
+  const runs: Figures[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const r = await run(
+      "taskset",
+      [
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        "-c64",
+        `-d${DURATION}s`,
+        "--latency",
+        "-s",
+        `${BENCH}/httpload.lua`,
+        `http://${HOST}:${port}`,
+      ],
+      (DURATION + 30) * 1000,
+      { HASHES: hashes },
+    );
+    const f = parseFigures(r.stdout);
+    if (f === null || r.timedOut) {
+      console.error(
+        `  wrk failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
+      );
+      continue;
+    }
+    console.error(`  http run ${i + 1}: ${r.stdout.match(LINE)![0]}`);
+    runs.push(f);
+  }
+  return medianFigures(runs);
+}
+
+/** Starts one system, measures it, stops it. */
+async function measure(
+  system: string,
+  start: (udpPort: number, httpPort: number) => Promise<{ server: Server; note: string }>,
+  tools: { udpload: string; hashes: string; hashList: string[]; http: boolean; udp: boolean; count: boolean },
+): Promise<Row> {
+  const udpPort = freeUDPPort();
+  const httpPort = freeTCPPort();
+  console.error(`\n## ${system} (udp ${udpPort}, http ${httpPort})`);
+  let started: { server: Server; note: string };
+  try {
+    started = await start(udpPort, httpPort);
+  } catch (err) {
+    console.error(`  ${system}: ${(err as Error).message}`);
+    return { system, note: `failed to start: ${(err as Error).message.split("\n")[0]}` };
+  }
+  const { server, note } = started;
+  const row: Row = { system, note };
+  try {
+    await sleep(300);
+    const baseRSS = procStatus(server.pid, "VmRSS") ?? 0;
+    if (tools.udp) row.udp = await udpRuns(tools.udpload, udpPort);
+    if (tools.http) row.http = await httpRuns(httpPort, tools.hashes);
+    row.peakRSS = procStatus(server.pid, "VmHWM") ?? undefined;
+    if (tools.count) {
+      const rss = procStatus(server.pid, "VmRSS");
+      row.peers = await countPeers(httpPort, tools.hashList);
+      row.bytesPerPeer = row.peers && rss ? (rss - baseRSS) / row.peers : null;
+    }
+  } catch (err) {
+    console.error(`  ${system}: ${(err as Error).message}`);
+    row.note += ` — failed: ${(err as Error).message}`;
+  } finally {
+    await server.stop();
+  }
+  return row;
+}
+
+// ---------------------------------------------------------------- main
+
+async function ensureTools(): Promise<{ udp: boolean; http: boolean }> {
+  const missing: string[] = [];
+  for (const [cmd, pkg] of [["gcc", "gcc"], ["wrk", "wrk"], ["taskset", "util-linux"]]) {
+    if (!(await have(cmd))) missing.push(pkg);
+  }
+  if (missing.length > 0 && Deno.uid?.() === 0) {
+    console.error(`installing ${missing.join(" ")} with apt-get`);
+    await run("apt-get", ["update"], 300_000);
+    await run("apt-get", ["install", "-y", ...missing], 600_000, { DEBIAN_FRONTEND: "noninteractive" });
+  }
+  const gcc = await have("gcc");
+  const taskset = await have("taskset");
+  const wrk = await have("wrk");
+  if (!gcc || !taskset) {
+    throw new Error(
+      "needs gcc and taskset: apt-get install -y gcc util-linux (wrk for HTTP: apt-get install -y wrk)",
+    );
+  }
+  if (!wrk) console.error("wrk is missing (apt-get install -y wrk): skipping HTTP");
+  return { udp: true, http: wrk && !flags["no-http"] };
+}
+
+function fmtFigures(f: Figures | undefined): string[] {
+  if (f === undefined) return ["—", "—", "—"];
+  const bad = f.errors + f.timeouts > 0 ? ` (${f.errors} err, ${f.timeouts} t/o)` : "";
+  return [`${Math.round(f.rps).toLocaleString("en-US")}${bad}`, f.p50.toFixed(3), f.p99.toFixed(3)];
+}
+
+function table(rows: Row[]): string {
+  const head = [
+    "system",
+    "UDP resp/s",
+    "UDP p50 ms",
+    "UDP p99 ms",
+    "HTTP resp/s",
+    "HTTP p50 ms",
+    "HTTP p99 ms",
+    "peak RSS",
+    "peers stored",
+    "RSS growth / peer",
+  ];
+  const lines = [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`];
+  for (const r of rows) {
+    lines.push(
+      `| ${
+        [
+          r.note ? `${r.system} (${r.note})` : r.system,
+          ...fmtFigures(r.udp),
+          ...fmtFigures(r.http),
+          r.peakRSS ? `${(r.peakRSS / 2 ** 20).toFixed(0)} MiB` : "—",
+          r.peers != null ? r.peers.toLocaleString("en-US") : "—",
+          r.bytesPerPeer != null ? `${r.bytesPerPeer.toFixed(0)} B` : "—",
+        ].join(" | ")
+      } |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  if (Deno.build.os !== "linux") throw new Error("the load test needs Linux (taskset, /proc)");
+  const { http } = await ensureTools();
+  const tmp = await Deno.makeTempDir({ prefix: "hayate-load-" });
+  const rows: Row[] = [];
+  try {
+    const udpload = `${tmp}/udpload`;
+    const reflector = `${tmp}/reflector`;
+    for (
+      const [out, src, extra] of [[udpload, "udpload.c", ["-pthread", "-lm"]], [
+        reflector,
+        "reflector.c",
+        [],
+      ]] as const
+    ) {
+      const r = await run("gcc", ["-O2", "-Wall", "-o", out, `${BENCH}/${src}`, ...extra], 120_000);
+      if (r.code !== 0) throw new Error(`gcc ${src} failed:\n${r.stderr}`);
+    }
+    const hashes = `${tmp}/hashes.txt`;
+    const dump = await run(udpload, ["--torrents", "10000", "--dump-hashes", hashes], 30_000);
+    if (dump.code !== 0) throw new Error(`udpload --dump-hashes failed: ${dump.stderr}`);
+    const hashList = (await Deno.readTextFile(hashes)).split("\n").filter((l) => l.length === 40);
+    console.error(
+      `workload: ${hashList.length} torrents (Pareto 2), 10000 peers, announce:scrape 9:1, numwant 50; ` +
+        `${REPEATS} × (${WARMUP} s warm-up + ${DURATION} s), tracker on CPU 0, generator on CPU 1; hashes in ${hashes}`,
+    );
+    const tools = { udpload, hashes, hashList, http, udp: true, count: true };
+
+    if (!flags["no-reflector"]) {
+      rows.push(
+        await measure("reflector", async (u, h) => {
+          const server = startServer(
+            ["taskset", "-c", "0", reflector, "-i", HOST, "-u", String(u), "-t", String(h), "-d", "3600"],
+            `${tmp}/reflector.log`,
+          );
+          await waitUDP(u, 5000, server);
+          await waitHTTP(h, 5000, server);
+          return { server, note: "generator ceiling" };
+        }, { ...tools, count: false }),
+      );
+    }
+
+    for (const transport of TRANSPORTS) {
+      rows.push(
+        await measure(`hayate`, async (u, h) => {
+          const config = `${tmp}/hayate-${transport}.yaml`;
+          await Deno.writeTextFile(
+            config,
+            `hayate:
+  announce_interval: 30m
+  min_announce_interval: 15m
+  http:
+    addr: ${HOST}:${h}
+    enable_keepalive: true
+    announce_routes: [/announce]
+    scrape_routes: [/scrape]
+    idle_timeout: 30s
+    max_numwant: 100
+    default_numwant: 50
+    max_scrape_infohashes: 50
+  udp:
+    addr: ${HOST}:${u}
+    private_key: load-test-key
+    transport: ${transport}
+    max_numwant: 100
+    default_numwant: 50
+    max_scrape_infohashes: 50
+  storage:
+    name: memory
+    config:
+      gc_interval: 3m
+      peer_lifetime: 31m
+`,
+          );
+          const log = `${tmp}/hayate-${transport}.log`;
+          const server = startServer(
+            [
+              "taskset",
+              "-c",
+              "0",
+              Deno.execPath(),
+              "run",
+              "--allow-net",
+              "--allow-read",
+              "--allow-env",
+              "--allow-ffi",
+              `${ROOT}/main.ts`,
+              "--config",
+              config,
+              "--nocolors",
+            ],
+            log,
+          );
+          try {
+            await waitUDP(u, 20_000, server);
+            await waitHTTP(h, 20_000, server);
+          } catch (err) {
+            await server.stop();
+            throw new Error(`${(err as Error).message}\n${await Deno.readTextFile(log).catch(() => "")}`);
+          }
+          const listening = (await Deno.readTextFile(log)).split("\n").find((l) =>
+            l.includes("udp frontend")
+          );
+          console.error(`  ${listening?.trim()}`);
+          const served = listening?.match(/transport[=:"\s]+(\w+)/)?.[1] ?? transport;
+          return { server, note: `udp ${served}` };
+        }, tools),
+      );
+    }
+
+    if (http && !flags["no-hello"]) {
+      const hello = `${tmp}/hello.ts`;
+      await Deno.writeTextFile(
+        hello,
+        `const port = Number(Deno.args[0]);
+Deno.serve({ hostname: "${HOST}", port, onListen() {} }, () => new Response("hello"));
+`,
+      );
+      rows.push(
+        await measure("Deno.serve hello-world", async (_u, h) => {
+          const server = startServer(
+            ["taskset", "-c", "0", Deno.execPath(), "run", "--allow-net", hello, String(h)],
+            `${tmp}/hello.log`,
+          );
+          await waitHTTP(h, 20_000, server);
+          return { server, note: "HTTP baseline" };
+        }, { ...tools, udp: false, count: false }),
+      );
+    }
+
+    if (flags.opentracker) {
+      if (!(await have("opentracker"))) {
+        console.error("opentracker is not installed (apt-get install -y opentracker): skipping it");
+      } else {
+        const dir = `${tmp}/opentracker`;
+        await Deno.mkdir(dir);
+        await Deno.writeTextFile(`${dir}/whitelist.txt`, hashList.join("\n") + "\n");
+        rows.push(
+          await measure("opentracker", async (u, h) => {
+            // -i must come before -p/-P; Debian's build is whitelist-only and IPv4-only.
+            const server = startServer(
+              [
+                "taskset",
+                "-c",
+                "0",
+                "opentracker",
+                "-i",
+                HOST,
+                "-p",
+                String(h),
+                "-P",
+                String(u),
+                "-A",
+                HOST,
+                "-d",
+                dir,
+                "-w",
+                "whitelist.txt",
+              ],
+              `${tmp}/opentracker.log`,
+            );
+            await waitUDP(u, 10_000, server);
+            await waitHTTP(h, 10_000, server);
+            return { server, note: "Debian build, closes HTTP connections" };
+          }, tools),
+        );
+      }
+    }
+  } finally {
+    killAll();
+    if (!flags.keep) await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    else console.error(`kept ${tmp}`);
+  }
+
+  const cpu =
+    (await Deno.readTextFile("/proc/cpuinfo").catch(() => "")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
+  const text = `${table(rows)}
+
+${REPEATS} × ${DURATION} s after ${WARMUP} s warm-up (median), tracker pinned to CPU 0, generator to CPU 1; ` +
+    `${Deno.build.arch} ${cpu}, ${new Date().toISOString().slice(0, 10)}, deno ${Deno.version.deno}.\n` +
+    `UDP: udpload -W 128, 10k torrents (Pareto 2), 10k peers, announce:scrape 9:1, numwant 50. ` +
+    `HTTP: wrk -t1 -c64 httpload.lua (same workload). "peers stored" = seeders + leechers scraped after the runs; ` +
+    `RSS growth / peer = (VmRSS after − VmRSS at start) / peers stored.\n`;
+  console.log(text);
+  if (flags.out) await Deno.writeTextFile(flags.out, text);
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`load test failed: ${(err as Error).message}`);
+  killAll();
+  Deno.exit(1);
+}
+Deno.exit(0);

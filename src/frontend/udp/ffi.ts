@@ -1,0 +1,567 @@
+/**
+ * A batched UDP transport for Linux (glibc, x86_64 and aarch64): libc's
+ * `recvmmsg`/`sendmmsg` called through `Deno.dlopen("libc.so.6")`, serving the same
+ * packet handler as {@link listenUDP} (`deno.ts`) with the same options and
+ * listener shape. Needs `--allow-ffi` (the `start` task grants it).
+ *
+ * How it is driven (measured in /work/shared/reference/runtime-notes.md; the other
+ * integrations tried starve `Deno.serve`):
+ * - a *blocking* socket with a 100 ms `SO_RCVTIMEO`;
+ * - `recvmmsg(fd, msgs, 64, MSG_WAITFORONE)` declared `nonblocking: true`, so it
+ *   runs on Deno's blocking thread pool and returns a promise: the event loop (HTTP,
+ *   timers) stays free while the kernel waits for the first datagram, and the call
+ *   returns as soon as one is there with whatever else is queued, up to 64;
+ * - the batch is handed to the handler one datagram at a time on the JS thread; the
+ *   replies produced synchronously are copied into preallocated send slots and
+ *   leave in one synchronous `sendmmsg(…, MSG_DONTWAIT)`; replies that come later
+ *   (an asynchronous hook or store) go out one by one with `sendto` when ready;
+ * - close sets a flag, shuts the read side (which wakes the blocked `recvmmsg`; the
+ *   100 ms timeout bounds the wait if it does not), waits for that call and for
+ *   replies in flight, then closes the fd.
+ *
+ * Every buffer the kernel sees (datagrams, addresses, iovecs, message headers) lives
+ * in one `ArrayBuffer` held by the listener for the socket's whole life: the kernel
+ * and the pool thread write through raw addresses, and a collected buffer would be
+ * memory corruption. libc failures become {@link ErrnoError}s passed to `onError`;
+ * `EAGAIN`/`EINTR`/timeouts are the normal idle path and are not reported.
+ *
+ * @module
+ */
+import { formatIP, parseIP } from "../../bittorrent/ip.ts";
+import type { MaybePromise } from "../../maybe.ts";
+import { type ListenUDPOptions, RECEIVE_BUFFER_SIZE, type UDPListener } from "./deno.ts";
+
+/** Datagrams received (and replies sent) per system call. 32–128 measure alike. */
+export const BATCH_SIZE = 64;
+
+/** Options of {@link listenUDPFFI}: those of `listenUDP`, plus what only FFI can do. */
+export interface ListenUDPFFIOptions extends ListenUDPOptions {
+  /**
+   * Sets `SO_REUSEADDR` and `SO_REUSEPORT`, so several processes (or workers) can
+   * bind the same address and the kernel spreads datagrams across them. Off by
+   * default: a taken port is then refused, as with `listenUDP`.
+   */
+  reusePort?: boolean;
+  /** Bytes asked for `SO_RCVBUF` (the kernel may cap it at `net.core.rmem_max`). Default 4 MiB. */
+  receiveBufferBytes?: number;
+}
+
+/** A failed libc call: `errno`, its name where known, and the call. */
+export class ErrnoError extends Error {
+  constructor(readonly syscall: string, readonly errno: number, detail: string) {
+    super(`${syscall}: ${detail} (errno ${errno}${ERRNO_NAMES[errno] ? " " + ERRNO_NAMES[errno] : ""})`);
+    this.name = "ErrnoError";
+  }
+}
+
+// Linux constants, identical on x86_64 and aarch64 (asm-generic).
+const AF_INET = 2;
+const AF_INET6 = 10;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_SNDBUF = 7;
+const SO_RCVBUF = 8;
+const SO_REUSEPORT = 15;
+const SO_RCVTIMEO = 20;
+const SO_RCVBUFFORCE = 33;
+const IPPROTO_IPV6 = 41;
+const IPV6_V6ONLY = 26;
+const MSG_DONTWAIT = 0x40;
+const MSG_WAITFORONE = 0x10000;
+const SHUT_RD = 0;
+const EINTR = 4;
+const EAGAIN = 11;
+const ENOBUFS = 105;
+const EADDRINUSE = 98;
+const EADDRNOTAVAIL = 99;
+const EACCES = 13;
+const EAFNOSUPPORT = 97;
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM",
+  4: "EINTR",
+  9: "EBADF",
+  11: "EAGAIN",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  22: "EINVAL",
+  24: "EMFILE",
+  90: "EMSGSIZE",
+  97: "EAFNOSUPPORT",
+  98: "EADDRINUSE",
+  99: "EADDRNOTAVAIL",
+  101: "ENETUNREACH",
+  105: "ENOBUFS",
+  111: "ECONNREFUSED",
+  113: "EHOSTUNREACH",
+};
+
+// struct layouts (LP64 Linux): mmsghdr = msghdr (56) + msg_len (4) + padding.
+const MMSGHDR_SIZE = 64;
+const MSG_NAME = 0;
+const MSG_NAMELEN = 8;
+const MSG_IOV = 16;
+const MSG_IOVLEN = 24;
+const MSG_LEN = 56;
+const IOVEC_SIZE = 16;
+const SOCKADDR_IN6_SIZE = 28;
+/** Address slots are 32 bytes apart, keeping each 8-byte aligned. */
+const NAME_STRIDE = 32;
+/** Send slots hold one reply each; the frontend's replies fit one 1500-byte MTU. */
+const SEND_SLOT_SIZE = 2048;
+
+const SYMBOLS = {
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
+  // On the thread pool: blocks until a datagram or the SO_RCVTIMEO timeout.
+  recvmmsg: { parameters: ["i32", "pointer", "u32", "i32", "pointer"], result: "i32", nonblocking: true },
+  // The same call on the JS thread with MSG_DONTWAIT, to read a real errno after the
+  // pooled call fails (errno is per thread, and the pool thread's is out of reach).
+  recvmmsgNow: {
+    name: "recvmmsg",
+    parameters: ["i32", "pointer", "u32", "i32", "pointer"],
+    result: "i32",
+  },
+  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  shutdown: { parameters: ["i32", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type LibC = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+interface Loaded {
+  libc: LibC;
+  errno: () => number;
+}
+
+let loaded: Loaded | undefined;
+
+/**
+ * Why this platform cannot run the FFI transport, or null when it can (Linux on
+ * x86_64/aarch64 with `--allow-ffi` granted). Does not load libc.
+ *
+ * @example
+ * ```ts
+ * const why = ffiUnavailable(); // e.g. "--allow-ffi is not granted"
+ * ```
+ */
+export function ffiUnavailable(): string | null {
+  if (Deno.build.os !== "linux") return `the OS is ${Deno.build.os}, not linux`;
+  if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
+    return `the CPU is ${Deno.build.arch}, not x86_64 or aarch64`;
+  }
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "--allow-ffi is not granted";
+  return null;
+}
+
+function load(): Loaded {
+  if (loaded !== undefined) return loaded;
+  const why = ffiUnavailable();
+  if (why !== null) throw new Error(`the FFI UDP transport is unavailable: ${why}`);
+  // Never closed: listeners and their promises hold function pointers into it.
+  const lib = Deno.dlopen("libc.so.6", SYMBOLS);
+  const libc = lib.symbols;
+  // The calling thread's errno lives at a fixed address for the thread's life.
+  const where = libc.__errno_location();
+  if (where === null) throw new Error("__errno_location returned NULL");
+  const view = new Deno.UnsafePointerView(where);
+  loaded = { libc, errno: () => view.getInt32(0) };
+  return loaded;
+}
+
+function errnoError(l: Loaded, syscall: string, errno = l.errno()): ErrnoError {
+  const msg = l.libc.strerror(errno);
+  return new ErrnoError(
+    syscall,
+    errno,
+    msg === null ? "unknown error" : Deno.UnsafePointerView.getCString(msg),
+  );
+}
+
+/** Deno's error classes for the bind failures callers test for (`listenUDP` throws these). */
+function bindError(l: Loaded, syscall: string): Error {
+  const errno = l.errno();
+  const err = errnoError(l, syscall, errno);
+  const options = { cause: err };
+  if (errno === EADDRINUSE) return new Deno.errors.AddrInUse(err.message, options);
+  if (errno === EADDRNOTAVAIL) return new Deno.errors.AddrNotAvailable(err.message, options);
+  if (errno === EACCES) return new Deno.errors.PermissionDenied(err.message, options);
+  return err;
+}
+
+/** A socket address to bind: family, sockaddr bytes. */
+function sockaddr(host: string, port: number, l: Loaded): { family: number; addr: Uint8Array } {
+  const zone = host.indexOf("%");
+  const literal = zone < 0 ? host : host.slice(0, zone);
+  const ip = parseIP(literal);
+  if (ip === null) throw new TypeError(`udp: ${JSON.stringify(host)} is not an IP address`);
+  if (ip.length === 4 && !literal.includes(":")) {
+    const addr = new Uint8Array(16);
+    const v = new DataView(addr.buffer);
+    v.setUint16(0, AF_INET, true);
+    v.setUint16(2, port);
+    addr.set(ip, 4);
+    return { family: AF_INET, addr };
+  }
+  const addr = new Uint8Array(SOCKADDR_IN6_SIZE);
+  const v = new DataView(addr.buffer);
+  v.setUint16(0, AF_INET6, true);
+  v.setUint16(2, port);
+  if (ip.length === 4) addr.set([0xff, 0xff, ...ip], 18); // ::ffff:a.b.c.d
+  else addr.set(ip, 8);
+  if (zone >= 0) {
+    const name = new TextEncoder().encode(host.slice(zone + 1) + "\0");
+    const index = /^\d+$/.test(host.slice(zone + 1))
+      ? Number(host.slice(zone + 1))
+      : l.libc.if_nametoindex(name);
+    if (index === 0) throw new TypeError(`udp: unknown interface in ${JSON.stringify(host)}`);
+    v.setUint32(24, index, true);
+  }
+  return { family: AF_INET6, addr };
+}
+
+function setInt(l: Loaded, fd: number, level: number, name: number, value: number): boolean {
+  const v = new Uint8Array(4);
+  new DataView(v.buffer).setInt32(0, value, true);
+  return l.libc.setsockopt(fd, level, name, v, 4) === 0;
+}
+
+/** Opens, configures and binds the socket; closes it again on any failure. */
+function open(opts: ListenUDPFFIOptions, l: Loaded): { fd: number; hostname: string; port: number } {
+  const { libc } = l;
+  const raw = opts.hostname.startsWith("[") && opts.hostname.endsWith("]")
+    ? opts.hostname.slice(1, -1)
+    : opts.hostname;
+  // "" is every interface: dual-stack "::", or IPv4 alone where the host has no IPv6.
+  const candidates = raw === "" ? ["::", "0.0.0.0"] : [raw];
+  let lastError: Error | undefined;
+  for (const host of candidates) {
+    const { family, addr } = sockaddr(host, opts.port, l);
+    const fd = libc.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      const errno = l.errno();
+      lastError = errnoError(l, "socket", errno);
+      if (errno === EAFNOSUPPORT && host !== candidates[candidates.length - 1]) continue;
+      throw lastError;
+    }
+    try {
+      if (opts.reusePort) {
+        if (!setInt(l, fd, SOL_SOCKET, SO_REUSEADDR, 1)) throw errnoError(l, "setsockopt(SO_REUSEADDR)");
+        if (!setInt(l, fd, SOL_SOCKET, SO_REUSEPORT, 1)) throw errnoError(l, "setsockopt(SO_REUSEPORT)");
+      }
+      if (family === AF_INET6 && host === "::" && !setInt(l, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) {
+        throw errnoError(l, "setsockopt(IPV6_V6ONLY)");
+      }
+      // A deep queue rides out bursts between batches. FORCE ignores rmem_max but needs
+      // CAP_NET_ADMIN; without it the plain option is capped by the kernel. Best effort.
+      const rcvbuf = opts.receiveBufferBytes ?? 4 << 20;
+      if (!setInt(l, fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)) setInt(l, fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
+      setInt(l, fd, SOL_SOCKET, SO_SNDBUF, 1 << 20);
+      // struct timeval { tv_sec = 0, tv_usec = 100000 }: the blocked recvmmsg wakes at
+      // least every 100 ms, which bounds close().
+      const tv = new Uint8Array(16);
+      new DataView(tv.buffer).setBigInt64(8, 100_000n, true);
+      if (libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) !== 0) {
+        throw errnoError(l, "setsockopt(SO_RCVTIMEO)");
+      }
+      if (libc.bind(fd, addr, addr.length) !== 0) {
+        const err = bindError(l, "bind");
+        // A taken port is taken for IPv4 too; anything else may mean no IPv6 here.
+        if (host === "::" && candidates.length > 1 && !(err instanceof Deno.errors.AddrInUse)) {
+          lastError = err;
+          libc.close(fd);
+          continue;
+        }
+        throw err;
+      }
+      const name = new Uint8Array(SOCKADDR_IN6_SIZE);
+      const len = new Uint8Array(4);
+      new DataView(len.buffer).setUint32(0, name.length, true);
+      if (libc.getsockname(fd, name, len) !== 0) throw errnoError(l, "getsockname");
+      const nv = new DataView(name.buffer);
+      const bound = nv.getUint16(0, true) === AF_INET6 ? name.slice(8, 24) : name.slice(4, 8);
+      return { fd, hostname: formatIP(bound), port: nv.getUint16(2) };
+    } catch (err) {
+      libc.close(fd);
+      throw err;
+    }
+  }
+  throw lastError ?? new Error("udp: nothing to bind");
+}
+
+/**
+ * The kernel-visible memory of one socket, in one ArrayBuffer: receive slots
+ * (datagram bytes, sockaddr_in6, iovec, mmsghdr) and send slots (reply bytes, iovec,
+ * mmsghdr pointing at a receive slot's address).
+ */
+class Arena {
+  readonly memory: ArrayBuffer;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  /** Keeps the base pointer (and with it the buffer) alive alongside the memory. */
+  readonly base: Deno.PointerObject;
+  readonly recvHdrPtr: Deno.PointerObject;
+  readonly recvData = 0;
+  readonly recvNames: number;
+  readonly recvIov: number;
+  readonly recvHdr: number;
+  readonly sendData: number;
+  readonly sendIov: number;
+  readonly sendHdr: number;
+  /** Address of receive name slot i as two uint32 halves, for quick mmsghdr writes. */
+  readonly nameLo = new Uint32Array(BATCH_SIZE);
+  readonly nameHi = new Uint32Array(BATCH_SIZE);
+
+  constructor() {
+    const n = BATCH_SIZE;
+    this.recvNames = n * RECEIVE_BUFFER_SIZE;
+    this.recvIov = this.recvNames + n * NAME_STRIDE;
+    this.recvHdr = this.recvIov + n * IOVEC_SIZE;
+    this.sendData = this.recvHdr + n * MMSGHDR_SIZE;
+    this.sendIov = this.sendData + n * SEND_SLOT_SIZE;
+    this.sendHdr = this.sendIov + n * IOVEC_SIZE;
+    const size = this.sendHdr + n * MMSGHDR_SIZE;
+    // An ArrayBuffer's backing store lives outside the JS heap and never moves.
+    this.memory = new ArrayBuffer(size);
+    this.bytes = new Uint8Array(this.memory);
+    this.view = new DataView(this.memory);
+    const base = Deno.UnsafePointer.of(this.bytes);
+    if (base === null) throw new Error("udp: no address for the FFI arena");
+    this.base = base;
+    const addr = BigInt(Deno.UnsafePointer.value(base));
+    const at = (offset: number) => addr + BigInt(offset);
+    const v = this.view;
+    for (let i = 0; i < n; i++) {
+      // Receive: iovec → data slot i; header → name slot i and iovec i.
+      const iov = this.recvIov + i * IOVEC_SIZE;
+      v.setBigUint64(iov, at(this.recvData + i * RECEIVE_BUFFER_SIZE), true);
+      v.setBigUint64(iov + 8, BigInt(RECEIVE_BUFFER_SIZE), true);
+      const h = this.recvHdr + i * MMSGHDR_SIZE;
+      const name = at(this.recvNames + i * NAME_STRIDE);
+      v.setBigUint64(h + MSG_NAME, name, true);
+      v.setUint32(h + MSG_NAMELEN, SOCKADDR_IN6_SIZE, true);
+      v.setBigUint64(h + MSG_IOV, at(iov), true);
+      v.setBigUint64(h + MSG_IOVLEN, 1n, true);
+      this.nameLo[i] = Number(name & 0xffffffffn);
+      this.nameHi[i] = Number(name >> 32n);
+      // Send: iovec → send slot i (length set per reply); header → iovec i, name per reply.
+      const siov = this.sendIov + i * IOVEC_SIZE;
+      v.setBigUint64(siov, at(this.sendData + i * SEND_SLOT_SIZE), true);
+      const sh = this.sendHdr + i * MMSGHDR_SIZE;
+      v.setBigUint64(sh + MSG_IOV, at(siov), true);
+      v.setBigUint64(sh + MSG_IOVLEN, 1n, true);
+    }
+    const hdr = Deno.UnsafePointer.create(at(this.recvHdr));
+    if (hdr === null) throw new Error("udp: no address for the FFI arena");
+    this.recvHdrPtr = hdr;
+  }
+}
+
+/** A listener's state, kept reachable (with its arena) until the socket is closed. */
+interface Socket {
+  fd: number;
+  arena: Arena;
+}
+
+// Sockets from open to close: a strong root for every arena the kernel may write to,
+// even if a caller drops its listener without closing it.
+const live = new Set<Socket>();
+
+/**
+ * Binds a UDP socket driven by `recvmmsg`/`sendmmsg` and serves it until
+ * `close()`. Same contract as `listenUDP`: resolves once bound (a port of 0 is
+ * reported as the real one), `handler` sees 4-byte addresses for IPv4 senders
+ * (mapped ones included), and closing right after start is safe. Throws when FFI is
+ * unavailable (see {@link ffiUnavailable}).
+ *
+ * @example
+ * ```ts
+ * const l = await listenUDPFFI({
+ *   hostname: "",
+ *   port: 6969,
+ *   handler: (packet, ip, port) => udp.handle(packet, ip, port),
+ *   onError: (err) => log.error("udp socket error", { error: err }),
+ * });
+ * await l.close();
+ * ```
+ */
+export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
+  let l: Loaded;
+  let bound: { fd: number; hostname: string; port: number };
+  let arena: Arena;
+  try {
+    l = load();
+    arena = new Arena();
+    bound = open(opts, l);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const { libc } = l;
+  const { fd } = bound;
+  const socket: Socket = { fd, arena };
+  live.add(socket);
+  const { bytes, view, recvHdrPtr } = arena;
+  const pending = new Set<Promise<void>>();
+  let closing = false;
+
+  const report = (err: unknown) => {
+    try {
+      opts.onError(err);
+    } catch {
+      // The loop must survive a throwing error callback too.
+    }
+  };
+
+  /** One reply, now, with `sendto` (asynchronous replies, oversized ones). */
+  const sendOne = (reply: Uint8Array | null, name: Uint8Array) => {
+    if (reply === null || reply.length === 0 || socket.fd < 0) return;
+    const n = libc.sendto(fd, reply, BigInt(reply.length), MSG_DONTWAIT, name, name.length);
+    if (n < 0) {
+      const errno = l.errno();
+      // A full send queue drops the reply as the network would; the client retries.
+      if (errno !== EAGAIN && errno !== EINTR && errno !== ENOBUFS) report(errnoError(l, "sendto", errno));
+    }
+  };
+
+  /** Sends send slots [0, count) with as few sendmmsg calls as the kernel allows. */
+  const flush = (count: number) => {
+    let off = 0;
+    while (off < count) {
+      const n = libc.sendmmsg(
+        fd,
+        bytes.subarray(arena.sendHdr + off * MMSGHDR_SIZE),
+        count - off,
+        MSG_DONTWAIT,
+      );
+      if (n > 0) {
+        off += n;
+        continue;
+      }
+      const errno = l.errno();
+      if (errno === EAGAIN || errno === ENOBUFS) return; // queue full: the rest are dropped
+      if (errno !== EINTR) {
+        // The first message failed (say, an unreachable forged address): skip it.
+        report(errnoError(l, "sendmmsg", errno));
+        off++;
+      }
+    }
+  };
+
+  /** Hands datagrams [0, n) to the handler and sends the synchronous replies. */
+  const handleBatch = (n: number) => {
+    let out = 0;
+    for (let i = 0; i < n; i++) {
+      const h = arena.recvHdr + i * MMSGHDR_SIZE;
+      const len = Math.min(view.getUint32(h + MSG_LEN, true), RECEIVE_BUFFER_SIZE);
+      const namelen = view.getUint32(h + MSG_NAMELEN, true);
+      const nameAt = arena.recvNames + i * NAME_STRIDE;
+      const family = view.getUint16(nameAt, true);
+      const port = view.getUint16(nameAt + 2);
+      let ip: Uint8Array;
+      if (family === AF_INET6) {
+        // ::ffff:a.b.c.d (an IPv4 client of a dual-stack socket) becomes 4 bytes.
+        const mapped = view.getUint32(nameAt + 8) === 0 && view.getUint32(nameAt + 12) === 0 &&
+          view.getUint32(nameAt + 16) === 0xffff;
+        ip = mapped ? bytes.slice(nameAt + 20, nameAt + 24) : bytes.slice(nameAt + 8, nameAt + 24);
+      } else if (family === AF_INET) {
+        ip = bytes.slice(nameAt + 4, nameAt + 8);
+      } else {
+        continue;
+      }
+      const data = arena.recvData + i * RECEIVE_BUFFER_SIZE;
+      let reply: MaybePromise<Uint8Array | null>;
+      try {
+        reply = opts.handler(bytes.subarray(data, data + len), ip, port);
+      } catch (err) {
+        report(err);
+        continue;
+      }
+      if (reply === null) continue;
+      if (reply instanceof Promise) {
+        const name = bytes.slice(nameAt, nameAt + namelen);
+        const done: Promise<void> = reply.then((r) => sendOne(r, name), report).finally(() =>
+          pending.delete(done)
+        );
+        pending.add(done);
+        continue;
+      }
+      if (reply.length === 0) continue;
+      if (reply.length > SEND_SLOT_SIZE) {
+        sendOne(reply, bytes.subarray(nameAt, nameAt + namelen));
+        continue;
+      }
+      bytes.set(reply, arena.sendData + out * SEND_SLOT_SIZE);
+      view.setUint32(arena.sendIov + out * IOVEC_SIZE + 8, reply.length, true);
+      const sh = arena.sendHdr + out * MMSGHDR_SIZE;
+      view.setUint32(sh + MSG_NAME, arena.nameLo[i], true);
+      view.setUint32(sh + MSG_NAME + 4, arena.nameHi[i], true);
+      view.setUint32(sh + MSG_NAMELEN, namelen, true);
+      out++;
+    }
+    if (out > 0) flush(out);
+  };
+
+  const serve = async () => {
+    let failures = 0;
+    while (!closing) {
+      // msg_namelen is value-result: the kernel shrinks it to what it wrote.
+      for (let i = 0; i < BATCH_SIZE; i++) {
+        view.setUint32(arena.recvHdr + i * MMSGHDR_SIZE + MSG_NAMELEN, SOCKADDR_IN6_SIZE, true);
+      }
+      let n = await libc.recvmmsg(fd, recvHdrPtr, BATCH_SIZE, MSG_WAITFORONE, null);
+      if (closing) break;
+      if (n < 0) {
+        // Usually the 100 ms timeout. The pool thread's errno is out of reach, so ask
+        // again here without waiting: EAGAIN confirms an idle socket.
+        n = libc.recvmmsgNow(fd, recvHdrPtr, BATCH_SIZE, MSG_DONTWAIT, null);
+        if (n < 0) {
+          const errno = l.errno();
+          if (errno === EAGAIN || errno === EINTR) {
+            failures = 0;
+            continue;
+          }
+          report(errnoError(l, "recvmmsg", errno));
+          // A persistent error must not spin; back off up to 100 ms.
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100, 2 ** failures++)));
+          continue;
+        }
+      }
+      failures = 0;
+      if (n > 0) handleBatch(n);
+    }
+  };
+
+  const loop = serve().catch(report);
+  let closed: Promise<void> | undefined;
+  const listener: UDPListener & { socket: Socket } = {
+    hostname: bound.hostname,
+    port: bound.port,
+    // The arena and fd stay reachable from the listener too.
+    socket,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        // Wakes a recvmmsg blocked on the pool thread (it returns 0); if it does not,
+        // SO_RCVTIMEO returns it within 100 ms. The fd is closed only after it is back.
+        libc.shutdown(fd, SHUT_RD);
+        await loop;
+        // Replies still being built get their chance to go out before the socket shuts.
+        while (pending.size > 0) await Promise.allSettled([...pending]);
+        if (libc.close(fd) !== 0) report(errnoError(l, "close"));
+        socket.fd = -1;
+        live.delete(socket);
+      })();
+      return closed;
+    },
+  };
+  return Promise.resolve(listener);
+}

@@ -1,0 +1,50 @@
+/**
+ * Picks the UDP transport for `udp.transport` on the Deno runtime:
+ *
+ * - `deno`: `Deno.listenDatagram` (`deno.ts`), everywhere;
+ * - `ffi`: libc `recvmmsg`/`sendmmsg` through FFI (`ffi.ts`), Linux x86_64/aarch64
+ *   only, and only with `--allow-ffi` (the `start` task in deno.json grants it);
+ *   a startup error otherwise, saying what to do;
+ * - `auto` (the default): `ffi` where it is available, else `deno`.
+ *
+ * The tracker logs the choice and its reason in its "udp frontend listening" line.
+ *
+ * @module
+ */
+import type { UDPTransport } from "../../config/types.ts";
+import type { UDPTransportChoice } from "../../tracker.ts";
+import { listenUDP } from "./deno.ts";
+import { ffiUnavailable, listenUDPFFI } from "./ffi.ts";
+
+/**
+ * The transport that serves `requested`, and why. Throws when `ffi` is asked for
+ * and cannot run here.
+ *
+ * @example
+ * ```ts
+ * const { transport, reason } = selectUDPTransport("auto");
+ * // "ffi", "auto: linux x86_64 with --allow-ffi: batched recvmmsg/sendmmsg"
+ * ```
+ */
+export function selectUDPTransport(requested: UDPTransport): UDPTransportChoice {
+  const why = ffiUnavailable();
+  const platform = `${Deno.build.os} ${Deno.build.arch}`;
+  switch (requested) {
+    case "deno":
+      return { transport: "deno", reason: "udp.transport is deno", listen: listenUDP };
+    case "ffi":
+      if (why !== null) {
+        throw new Error(
+          `udp.transport is ffi, but the FFI transport is unavailable: ${why}. ` +
+            (why.startsWith("--allow-ffi")
+              ? "Run with --allow-ffi (deno task start grants it), or set udp.transport: deno"
+              : "It needs Linux on x86_64 or aarch64; set udp.transport: deno (or auto)"),
+        );
+      }
+      return { transport: "ffi", reason: `udp.transport is ffi (${platform})`, listen: listenUDPFFI };
+    default:
+      return why === null
+        ? { transport: "ffi", reason: `auto: ${platform} with --allow-ffi`, listen: listenUDPFFI }
+        : { transport: "deno", reason: `auto: FFI unavailable (${why})`, listen: listenUDP };
+  }
+}

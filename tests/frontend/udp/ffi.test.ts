@@ -1,0 +1,228 @@
+/**
+ * What only the FFI transport has: its start/stop under traffic, garbage floods
+ * straight at the socket, SO_REUSEPORT, and how the transport is selected. The
+ * shared behaviour runs for both transports in blackbox.test.ts.
+ */
+import assert from "node:assert/strict";
+import { createSocket, type Socket } from "node:dgram";
+import { afterEach, describe, it } from "node:test";
+import { ffiUnavailable, listenUDPFFI } from "../../../src/frontend/udp/ffi.ts";
+import { selectUDPTransport } from "../../../src/frontend/udp/select.ts";
+
+const why = ffiUnavailable();
+const skip = why === null ? false : `FFI transport unavailable: ${why}`;
+
+function client(family: 4 | 6): Promise<Socket> {
+  const s = createSocket(family === 4 ? "udp4" : "udp6");
+  return new Promise((resolve, reject) => {
+    s.once("error", reject);
+    s.bind(0, family === 4 ? "127.0.0.1" : "::1", () => resolve(s));
+  });
+}
+
+const send = (s: Socket, data: Uint8Array, port: number, host: string) =>
+  new Promise<void>((resolve) => s.send(data, port, host, () => resolve()));
+
+/**
+ * Sends `data` until a reply equal to `expected` comes (up to 3 tries) and returns
+ * it; other datagrams (late replies to a flood) are skipped.
+ */
+async function ask(
+  s: Socket,
+  data: Uint8Array,
+  port: number,
+  host: string,
+  expected: number[],
+): Promise<Uint8Array> {
+  const key = expected.join(",");
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const got = new Promise<Uint8Array | null>((resolve) => {
+      const timer = setTimeout(() => {
+        s.off("message", on);
+        resolve(null);
+      }, 1000);
+      const on = (msg: Uint8Array) => {
+        if ([...msg].join(",") !== key) return;
+        clearTimeout(timer);
+        s.off("message", on);
+        resolve(new Uint8Array(msg));
+      };
+      s.on("message", on);
+    });
+    await send(s, data, port, host);
+    const r = await got;
+    if (r !== null) return r;
+  }
+  throw new Error("no reply");
+}
+
+/** Echoes the sender's address bytes, then the packet's first byte and length. */
+const echo = (packet: Uint8Array, ip: Uint8Array) =>
+  Uint8Array.from([...ip, packet[0] ?? 0, packet.length >> 8, packet.length & 255]);
+
+/** Socket errors where none are expected; checked after each test (onError must not throw). */
+const unexpected: unknown[] = [];
+const noError = (err: unknown) => void unexpected.push(err);
+
+describe("FFI UDP transport", { skip }, () => {
+  afterEach(() => {
+    assert.deepEqual(unexpected.splice(0), [], "no socket errors");
+  });
+
+  it("stops right after start, and while datagrams arrive", async () => {
+    for (let i = 0; i < 50; i++) {
+      const l = await listenUDPFFI({ hostname: "127.0.0.1", port: 0, handler: echo, onError: noError });
+      await l.close();
+    }
+    const c = await client(4);
+    try {
+      for (let i = 0; i < 10; i++) {
+        const l = await listenUDPFFI({ hostname: "", port: 0, handler: echo, onError: noError });
+        for (let j = 0; j < 200; j++) c.send(new Uint8Array(20), l.port, "127.0.0.1");
+        await new Promise((r) => setTimeout(r, i));
+        const t0 = performance.now();
+        await Promise.all([l.close(), l.close()]);
+        await l.close();
+        assert.ok(performance.now() - t0 < 500, "close waits at most for the receive timeout");
+      }
+    } finally {
+      c.close();
+    }
+  });
+
+  it("survives a flood of garbage of every size, from IPv4 and IPv6", { timeout: 30_000 }, async () => {
+    const errors: unknown[] = [];
+    let seen = 0;
+    const l = await listenUDPFFI({
+      hostname: "",
+      port: 0,
+      handler: (packet, ip) => {
+        seen++;
+        if (packet[0] === 0xee) throw new Error("handler bug");
+        if (packet[0] === 0xaa) return Promise.resolve(echo(packet, ip));
+        return packet[0] === 0x55 ? null : echo(packet, ip);
+      },
+      onError: (err) => errors.push(err),
+    });
+    const v4 = await client(4);
+    const v6 = await client(6);
+    try {
+      let seed = 7;
+      const random = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+      const bugs = { count: 0 };
+      for (let batch = 0; batch < 20; batch++) {
+        const sends: Promise<void>[] = [];
+        for (let i = 0; i < 500; i++) {
+          const size = random() % 8 === 0 ? random() % 9000 : random() % 200;
+          const packet = Uint8Array.from({ length: size }, () => random() & 0xff);
+          if (packet[0] === 0xee) bugs.count++;
+          sends.push(i & 1 ? send(v4, packet, l.port, "127.0.0.1") : send(v6, packet, l.port, "::1"));
+        }
+        await Promise.all(sends);
+      }
+      assert.ok(seen > 0);
+      // Still answering, with the right address form and a truncated length for a big datagram.
+      await ask(v4, Uint8Array.from([1, 2, 3]), l.port, "127.0.0.1", [127, 0, 0, 1, 1, 0, 3]);
+      const big = new Uint8Array(5000).fill(9);
+      await ask(v6, big, l.port, "::1", [...new Uint8Array(15), 1, 9, 2048 >> 8, 2048 & 255]);
+      // Asynchronous replies too.
+      await ask(v4, Uint8Array.from([0xaa]), l.port, "127.0.0.1", [127, 0, 0, 1, 0xaa, 0, 1]);
+      // Only handler failures were reported (some datagrams may be dropped under the flood).
+      for (const err of errors) assert.equal((err as Error).message, "handler bug");
+      assert.ok(errors.length <= bugs.count);
+    } finally {
+      v4.close();
+      v6.close();
+      await l.close();
+    }
+  });
+
+  it("sends an asynchronous reply that is still pending at close", async () => {
+    const l = await listenUDPFFI({
+      hostname: "127.0.0.1",
+      port: 0,
+      handler: (packet, ip) => new Promise((r) => setTimeout(() => r(echo(packet, ip)), 50)),
+      onError: noError,
+    });
+    const c = await client(4);
+    try {
+      const got = new Promise<Uint8Array>((resolve) => c.once("message", (m) => resolve(new Uint8Array(m))));
+      await send(c, Uint8Array.from([4]), l.port, "127.0.0.1");
+      await new Promise((r) => setTimeout(r, 10));
+      await l.close();
+      assert.deepEqual([...(await got)], [127, 0, 0, 1, 4, 0, 1]);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("shares a port with reusePort and refuses a taken one without it", async () => {
+    const a = await listenUDPFFI({
+      hostname: "127.0.0.1",
+      port: 0,
+      reusePort: true,
+      handler: echo,
+      onError: noError,
+    });
+    try {
+      const b = await listenUDPFFI({
+        hostname: "127.0.0.1",
+        port: a.port,
+        reusePort: true,
+        handler: echo,
+        onError: noError,
+      });
+      assert.equal(b.port, a.port);
+      await b.close();
+      await assert.rejects(
+        listenUDPFFI({ hostname: "127.0.0.1", port: a.port, handler: echo, onError: noError }),
+        Deno.errors.AddrInUse,
+      );
+    } finally {
+      await a.close();
+    }
+  });
+
+  it("refuses a hostname that is not an IP literal", async () => {
+    await assert.rejects(
+      listenUDPFFI({ hostname: "localhost", port: 0, handler: echo, onError: noError }),
+      TypeError,
+    );
+  });
+});
+
+describe("UDP transport selection", () => {
+  it("follows udp.transport with FFI granted", { skip }, () => {
+    assert.equal(selectUDPTransport("auto").transport, "ffi");
+    assert.equal(selectUDPTransport("ffi").transport, "ffi");
+    assert.equal(selectUDPTransport("deno").transport, "deno");
+  });
+
+  it("falls back to deno on auto and refuses ffi without --allow-ffi", async () => {
+    const script = await Deno.makeTempFile({ suffix: ".ts" });
+    try {
+      const select = new URL("../../../src/frontend/udp/select.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { selectUDPTransport } from ${JSON.stringify(select)};
+const auto = selectUDPTransport("auto");
+let err = "";
+try { selectUDPTransport("ffi"); } catch (e) { err = (e as Error).message; }
+console.log(JSON.stringify({ auto: auto.transport, reason: auto.reason, err }));`,
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-prompt", "--allow-read", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const r = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(r.auto, "deno");
+      assert.match(r.reason, /allow-ffi/);
+      assert.match(r.err, /--allow-ffi/);
+      assert.match(r.err, /udp\.transport: deno/);
+    } finally {
+      await Deno.remove(script);
+    }
+  });
+});
