@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { allocBytes } from "./bytes.ts";
 
 const utf8 = new TextEncoder();
 
@@ -33,12 +34,12 @@ export class BencodeWriter {
   private at = 0;
 
   constructor(capacity = 256) {
-    this.buf = new Uint8Array(capacity);
+    this.buf = allocBytes(capacity);
   }
 
   private room(n: number): void {
     if (this.at + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.at + n));
+    const next = allocBytes(Math.max(this.buf.length * 2, this.at + n));
     next.set(this.buf.subarray(0, this.at));
     this.buf = next;
   }

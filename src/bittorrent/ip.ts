@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { allocBytes, copyBytes } from "./bytes.ts";
 
 /** Address family of a peer: 4 (IPv4) or 6 (IPv6). */
 export type AddressFamily = 4 | 6;
@@ -43,7 +44,7 @@ function parseIPv4(s: string, out: Uint8Array, at: number): boolean {
 }
 
 function parseIPv6(s: string): Uint8Array | null {
-  const out = new Uint8Array(16);
+  const out = allocBytes(16);
   const groups: number[] = [];
   let gap = -1;
   let i = 0;
@@ -113,7 +114,7 @@ export function isMappedIPv4(ip: Uint8Array): boolean {
 
 /** Returns the 4-byte form of an IPv4-mapped address, or the address itself. */
 export function normalizeIP(ip: Uint8Array): Uint8Array {
-  return isMappedIPv4(ip) ? ip.slice(12, 16) : ip;
+  return isMappedIPv4(ip) ? copyBytes(ip, 12, 16) : ip;
 }
 
 /**
@@ -133,7 +134,7 @@ export function parseIP(text: string): Uint8Array | null {
   }
   if (s.length === 0 || s.length > 45) return null;
   if (s.indexOf(":") < 0) {
-    const out = new Uint8Array(4);
+    const out = allocBytes(4);
     return parseIPv4(s, out, 0) ? out : null;
   }
   const v6 = parseIPv6(s);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { allocBytes } from "./bytes.ts";
 import { ClientError } from "./errors.ts";
 import type { InfoHash } from "./peer.ts";
 
@@ -129,7 +130,7 @@ export function parseURLData(src: Uint8Array, from = 0, to = src.length): Params
   while (q < to && src[q] !== 0x3f) q++;
   let path = "";
   for (let i = from; i < q; i++) path += String.fromCharCode(src[i]);
-  const data = new Uint8Array(Math.max(0, to - q - 1));
+  const data = allocBytes(Math.max(0, to - q - 1));
   const spans: number[] = [];
   const infoHashes: InfoHash[] = [];
   let at = 0;

@@ -22,8 +22,12 @@ export class Context {
   skipResponseHook = false;
   /** Set by a hook to keep the announce out of storage. */
   skipSwarmInteraction = false;
-  /** Free-form data keyed by the hook that owns it. */
-  readonly values = new Map<string, unknown>();
+  private data: Map<string, unknown> | undefined;
+
+  /** Free-form data keyed by the hook that owns it (made on first use: most requests need none). */
+  get values(): Map<string, unknown> {
+    return this.data ??= new Map();
+  }
 }
 
 /**

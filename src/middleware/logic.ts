@@ -149,29 +149,53 @@ export function swarmHook(store: PeerStore, opts: { lbryMode?: boolean } = {}): 
 export class Logic {
   private readonly pre: Hook[];
   private readonly post: Hook[];
+  private readonly spare: AnnounceResponse[] = [];
+  private readonly interval: number;
+  private readonly minInterval: number;
 
   constructor(private readonly opts: LogicOptions) {
+    this.interval = Math.round(opts.announceInterval / 1000);
+    this.minInterval = Math.round(opts.minAnnounceInterval / 1000);
     this.pre = [...opts.prehooks, responseHook(opts.store, opts)];
     this.post = [...opts.posthooks, swarmHook(opts.store, opts)];
   }
 
-  /** Builds the response; rejects (or throws) with the first hook error. */
+  /**
+   * Builds the response; rejects (or throws) with the first hook error. Responses
+   * are recycled once {@link afterAnnounce} has finished with them, so a hook
+   * must not keep a response (or its peer lists) past its own call.
+   */
   handleAnnounce(ctx: Context, req: AnnounceRequest): MaybePromise<AnnounceResponse> {
-    const resp: AnnounceResponse = {
-      compact: req.compact,
+    const resp = this.spare.pop() ?? {
+      compact: false,
       complete: 0,
       incomplete: 0,
-      interval: Math.round(this.opts.announceInterval / 1000),
-      minInterval: Math.round(this.opts.minAnnounceInterval / 1000),
+      interval: 0,
+      minInterval: 0,
       ipv4Peers: new PeerList(4),
       ipv6Peers: new PeerList(6),
     };
-    return then(runHooks(this.pre, 0, (h) => h.handleAnnounce?.(ctx, req, resp)), () => resp);
+    resp.compact = req.compact;
+    resp.complete = 0;
+    resp.incomplete = 0;
+    resp.interval = this.interval;
+    resp.minInterval = this.minInterval;
+    resp.ipv4Peers.count = 0;
+    resp.ipv6Peers.count = 0;
+    const r = runHooks(this.pre, 0, (h) => h.handleAnnounce?.(ctx, req, resp));
+    return r instanceof Promise ? r.then(() => resp) : resp;
   }
 
   /** Runs the posthooks after the response is written. Never throws: errors are logged. */
   afterAnnounce(ctx: Context, req: AnnounceRequest, resp: AnnounceResponse): void {
-    this.guard("announce", () => runHooks(this.post, 0, (h) => h.handleAnnounce?.(ctx, req, resp)));
+    const r = this.guard("announce", () => runHooks(this.post, 0, (h) => h.handleAnnounce?.(ctx, req, resp)));
+    if (r instanceof Promise) r.then(() => this.recycle(resp));
+    else this.recycle(resp);
+  }
+
+  private recycle(resp: AnnounceResponse): void {
+    // A bounded stock: enough for the requests in flight, never a leak.
+    if (this.spare.length < 256) this.spare.push(resp);
   }
 
   /** Builds a scrape response; rejects (or throws) with the first hook error. */
@@ -185,14 +209,18 @@ export class Logic {
     this.guard("scrape", () => runHooks(this.post, 0, (h) => h.handleScrape?.(ctx, req, resp)));
   }
 
-  private guard(action: string, run: () => MaybePromise<void>): void {
-    const fail = (err: unknown) => this.opts.log.error("posthook failed", { action, error: err });
+  /** Runs `run`, logging what it throws or rejects with; resolves (or returns) when it is over. */
+  private guard(action: string, run: () => MaybePromise<void>): MaybePromise<void> {
     try {
       const r = run();
-      if (r instanceof Promise) r.catch(fail);
+      if (r instanceof Promise) return r.catch((err) => this.posthookFailed(action, err));
     } catch (err) {
-      fail(err);
+      this.posthookFailed(action, err);
     }
+  }
+
+  private posthookFailed(action: string, err: unknown): void {
+    this.opts.log.error("posthook failed", { action, error: err });
   }
 
   /** Stops every hook that holds resources. */

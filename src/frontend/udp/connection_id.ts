@@ -9,6 +9,13 @@
  */
 import { HmacSha256 } from "./hmac.ts";
 
+const MAC_CACHE_BITS = 12;
+const MAC_CACHE_SLOTS = 1 << MAC_CACHE_BITS;
+
+function word(b: Uint8Array, at: number): number {
+  return ((b[at] << 24) | (b[at + 1] << 16) | (b[at + 2] << 8) | b[at + 3]) >>> 0;
+}
+
 /** Bytes of a connection ID. */
 export const CONNECTION_ID_SIZE = 8;
 
@@ -47,9 +54,41 @@ export class ConnectionIDs {
     this.skewSeconds = Math.max(0, opts.maxClockSkew) / 1000;
   }
 
+  // Clients send every request of a minute or two with the same ID, so recent
+  // MACs are remembered in a small direct-mapped table: [ts, ip words ×4] per slot.
+  // A hit skips both SHA-256 compressions. Only (ts, ip) is looked up, never the
+  // MAC, so hits and misses reveal nothing about the key; a flood of forged IDs
+  // merely misses and evicts.
+  private readonly recent = new Uint32Array(MAC_CACHE_SLOTS * 5);
+  private readonly recentMAC = new Uint32Array(MAC_CACHE_SLOTS);
+  private readonly recentSize = new Uint8Array(MAC_CACHE_SLOTS);
+
   /** The first 4 MAC bytes for timestamp `ts` and `ip`, as a big-endian uint32. */
   private mac(ts: number, ip: Uint8Array): number {
-    return this.hmac.prefix32(ts, ip);
+    const w0 = word(ip, 0);
+    const v6 = ip.length === 16;
+    const w1 = v6 ? word(ip, 4) : 0;
+    const w2 = v6 ? word(ip, 8) : 0;
+    const w3 = v6 ? word(ip, 12) : 0;
+    const h = Math.imul(ts ^ w0 ^ Math.imul(w1 ^ w2 ^ w3, 0x85ebca6b), 0x9e3779b1) >>> (32 - MAC_CACHE_BITS);
+    const k = h * 5;
+    const r = this.recent;
+    if (
+      this.recentSize[h] === ip.length + 1 && r[k] === ts && r[k + 1] === w0 && r[k + 2] === w1 &&
+      r[k + 3] === w2 &&
+      r[k + 4] === w3
+    ) {
+      return this.recentMAC[h];
+    }
+    const mac = this.hmac.prefix32(ts, ip);
+    r[k] = ts;
+    r[k + 1] = w0;
+    r[k + 2] = w1;
+    r[k + 3] = w2;
+    r[k + 4] = w3;
+    this.recentSize[h] = ip.length + 1; // 0 marks an empty slot
+    this.recentMAC[h] = mac;
+    return mac;
   }
 
   /**

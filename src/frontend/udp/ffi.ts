@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { copyBytes } from "../../bittorrent/bytes.ts";
 import { formatIP, parseIP } from "../../bittorrent/ip.ts";
 import type { MaybePromise } from "../../maybe.ts";
 import { type ListenUDPOptions, RECEIVE_BUFFER_SIZE, type UDPListener } from "./deno.ts";
@@ -471,9 +472,9 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
         // ::ffff:a.b.c.d (an IPv4 client of a dual-stack socket) becomes 4 bytes.
         const mapped = view.getUint32(nameAt + 8) === 0 && view.getUint32(nameAt + 12) === 0 &&
           view.getUint32(nameAt + 16) === 0xffff;
-        ip = mapped ? bytes.slice(nameAt + 20, nameAt + 24) : bytes.slice(nameAt + 8, nameAt + 24);
+        ip = mapped ? copyBytes(bytes, nameAt + 20, nameAt + 24) : copyBytes(bytes, nameAt + 8, nameAt + 24);
       } else if (family === AF_INET) {
-        ip = bytes.slice(nameAt + 4, nameAt + 8);
+        ip = copyBytes(bytes, nameAt + 4, nameAt + 8);
       } else {
         continue;
       }

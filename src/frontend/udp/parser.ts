@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { allocBytes, copyBytes } from "../../bittorrent/bytes.ts";
 import { ClientError } from "../../bittorrent/errors.ts";
 import type { Event } from "../../bittorrent/event.ts";
 import { familyOf, isUsableIP, normalizeIP } from "../../bittorrent/ip.ts";
@@ -132,7 +133,7 @@ export function parseURLOptions(packet: Uint8Array, from: number): Params {
     i = end;
   }
   if (spans.length <= 2) return parseURLData(packet, spans[0] ?? 0, spans[1] ?? 0);
-  const data = new Uint8Array(total);
+  const data = allocBytes(total);
   let at = 0;
   for (let s = 0; s < spans.length; s += 2) {
     data.set(packet.subarray(spans[s], spans[s + 1]), at);
@@ -193,10 +194,10 @@ export function parseAnnounce(
 
   if (port === 0 && !opts.allowZeroPort) throw ErrInvalidPort;
   if (!isUsableIP(ip)) throw ErrUnusableIP;
-  const hashAndID = packet.slice(16, 56); // one copy for both: allocations dominate parsing
+  const hashAndID = copyBytes(packet, 16, 56); // one copy for both
   return {
     infoHash: hashAndID.subarray(0, 20),
-    peer: { id: hashAndID.subarray(20, 40), ip: ip.slice(), port },
+    peer: { id: hashAndID.subarray(20, 40), ip: ip === source ? ip : copyBytes(ip), port },
     event: eventID as Event,
     eventProvided: true,
     numWant,
@@ -227,6 +228,7 @@ export function parseScrape(packet: Uint8Array, source: Uint8Array, opts: UDPPar
   if (bytes < 20 || bytes % 20 !== 0) throw ErrMalformedPacket;
   const n = Math.min(bytes / 20, opts.maxScrapeInfoHashes, MAX_SCRAPE_PER_REPLY);
   const infoHashes: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) infoHashes.push(packet.slice(HEADER_SIZE + i * 20, HEADER_SIZE + i * 20 + 20));
+  const hashes = copyBytes(packet, HEADER_SIZE, HEADER_SIZE + n * 20);
+  for (let i = 0; i < n; i++) infoHashes.push(hashes.subarray(i * 20, i * 20 + 20));
   return { infoHashes, family: familyOf(source), params: parseURLData(packet, 0, 0) };
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { allocBytes } from "../../bittorrent/bytes.ts";
 import type { AddressFamily } from "../../bittorrent/ip.ts";
 import type { AnnounceResponse, ScrapeResponse } from "../../bittorrent/request.ts";
 
@@ -48,7 +49,7 @@ function writeUint32(out: Uint8Array, at: number, v: number): void {
 }
 
 function header(size: number, action: number, tx: number): Uint8Array {
-  const out = new Uint8Array(size);
+  const out = allocBytes(size);
   writeUint32(out, 0, action);
   writeUint32(out, 4, tx);
   return out;
