@@ -65,6 +65,12 @@ export class PeerList {
   /** Bytes per compact entry: the address and a 2-byte port. */
   readonly entrySize: number;
   count = 0;
+  /**
+   * Whether {@link pushPacked} copies peer IDs. Compact replies carry none, so the
+   * chain turns this off for them when no hook could look at the IDs; then
+   * {@link get} returns all-zero IDs for such peers.
+   */
+  keepIDs = true;
   private compact: Uint8Array;
   private ids: Uint8Array;
 
@@ -110,8 +116,10 @@ export class PeerList {
     const { compact, ids, entrySize } = this;
     const c = this.count * entrySize;
     for (let i = 0; i < entrySize; i++) compact[c + i] = src[compactAt + i];
-    const d = this.count * 20;
-    for (let i = 0; i < 20; i++) ids[d + i] = src[idAt + i];
+    if (this.keepIDs) {
+      const d = this.count * 20;
+      for (let i = 0; i < 20; i++) ids[d + i] = src[idAt + i];
+    }
     this.count++;
   }
 

@@ -151,9 +151,12 @@ export class Logic {
   private readonly post: Hook[];
   private readonly spare: AnnounceResponse[] = [];
   private readonly interval: number;
+  /** Hooks may read peer IDs even of compact replies. */
+  private readonly hooked: boolean;
   private readonly minInterval: number;
 
   constructor(private readonly opts: LogicOptions) {
+    this.hooked = opts.prehooks.length + opts.posthooks.length > 0;
     this.interval = Math.round(opts.announceInterval / 1000);
     this.minInterval = Math.round(opts.minAnnounceInterval / 1000);
     this.pre = [...opts.prehooks, responseHook(opts.store, opts)];
@@ -182,6 +185,9 @@ export class Logic {
     resp.minInterval = this.minInterval;
     resp.ipv4Peers.count = 0;
     resp.ipv6Peers.count = 0;
+    const keepIDs = !req.compact || this.hooked;
+    resp.ipv4Peers.keepIDs = keepIDs;
+    resp.ipv6Peers.keepIDs = keepIDs;
     const r = runHooks(this.pre, 0, (h) => h.handleAnnounce?.(ctx, req, resp));
     return r instanceof Promise ? r.then(() => resp) : resp;
   }

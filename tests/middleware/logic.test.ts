@@ -158,7 +158,7 @@ test("swarm hook: stopped deletes, completed graduates, left=0 seeds, else leech
 test("self echo: a lone announcer gets itself back, counted once, not twice", async () => {
   const { logic, store } = logicWith([]);
   const ctx = new Context();
-  const req = announce();
+  const req = announce({ compact: false }); // the dictionary form keeps peer IDs to compare
   const first = await logic.handleAnnounce(ctx, req);
   assert.equal(first.ipv4Peers.count, 1);
   assert.equal(first.incomplete, 1);
@@ -171,7 +171,7 @@ test("self echo: a lone announcer gets itself back, counted once, not twice", as
   // Another peer sees the first one, not itself.
   const other = await logic.handleAnnounce(
     new Context(),
-    announce({ peer: peer("b", "10.0.0.2", 1), left: 0 }),
+    announce({ peer: peer("b", "10.0.0.2", 1), left: 0, compact: false }),
   );
   assert.equal(other.ipv4Peers.count, 1);
   assert.deepEqual(other.ipv4Peers.get(0), req.peer);
@@ -194,4 +194,16 @@ test("scrape: counts per infohash in request order, IPv6 swarms separate", async
   const v6 = await logic.handleScrape(new Context(), { infoHashes: [id20("y")], family: 6, params });
   assert.deepEqual(v6.files.map((f) => [f.complete, f.incomplete]), [[0, 1]]);
   store.stop();
+});
+
+test("compact replies skip copying peer IDs unless a hook could read them", async () => {
+  const run = async (hooks: Hook[]) => {
+    const { logic, store } = logicWith(hooks);
+    store.putLeecher(id20("ih"), peer("z", "10.0.0.9", 9));
+    const resp = await logic.handleAnnounce(new Context(), announce());
+    store.stop();
+    return resp.ipv4Peers.get(0).id;
+  };
+  assert.deepEqual(await run([]), new Uint8Array(20));
+  assert.deepEqual(await run([{ handleAnnounce: () => {} }]), id20("z"));
 });
