@@ -1,9 +1,12 @@
 /**
- * The hayate command line: reads the YAML config, starts the tracker, and stops it
- * cleanly on SIGINT/SIGTERM.
+ * The hayate command line: reads the YAML config, starts the tracker, reloads it
+ * on SIGUSR1 or SIGHUP (the peer store is kept), and stops it cleanly on
+ * SIGINT/SIGTERM. `main.ts e2e` runs chihaya's end-to-end check against a running
+ * tracker.
  *
  * ```sh
  * deno run --allow-net --allow-read --allow-env --allow-ffi main.ts --config config.example.yaml
+ * deno run --allow-net main.ts e2e --httpaddr http://127.0.0.1:6969/announce --udpaddr udp://127.0.0.1:6969
  * ```
  *
  * `--allow-ffi` lets `udp.transport: auto` (the default) use the batched libc
@@ -14,18 +17,26 @@
  */
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
-import { loadConfig } from "./src/config/load.ts";
+import { parseDuration } from "./src/config/duration.ts";
+import { loadConfig, parseHostPort } from "./src/config/load.ts";
+import type { Config } from "./src/config/types.ts";
+import { runE2E } from "./src/e2e.ts";
 import { serveHTTP } from "./src/frontend/http/deno.ts";
 import { listenUDP } from "./src/frontend/udp/deno.ts";
 import { selectUDPTransport } from "./src/frontend/udp/select.ts";
 import { Logger } from "./src/log.ts";
+import { TrackerMetrics } from "./src/metrics/metrics.ts";
 import { hookNames } from "./src/middleware/hook.ts";
 import { storeNames } from "./src/storage/store.ts";
-import { Tracker } from "./src/tracker.ts";
+import { type BoundAddress, type Runtime, Tracker } from "./src/tracker.ts";
 
 const HELP = `hayate ${denoJson.version}: a BitTorrent tracker (chihaya-compatible)
 
 Usage: hayate [--config PATH] [--debug] [--json] [--nocolors]
+       hayate e2e [--httpaddr URL] [--udpaddr URL] [--delay 1s]
+
+Signals: SIGINT/SIGTERM stop; SIGHUP (or SIGUSR1, as chihaya) reloads the config, keeping
+the peers. Prefer SIGHUP: on SIGUSR1, Deno 2.9.2+ also opens its inspector on 127.0.0.1:9229.
 
 Options:
   --config PATH   YAML config file (default /etc/hayate.yaml)
@@ -36,9 +47,148 @@ Options:
   --version       print the version
 `;
 
+const E2E_HELP = `Usage: hayate e2e [--httpaddr URL] [--udpaddr URL] [--delay 1s]
+
+Announces twice per protocol against a running tracker; the second announce must
+see the first. Exits 0 when every protocol passes, 1 otherwise.
+
+Options:
+  --httpaddr URL  HTTP announce URL (default http://127.0.0.1:6969/announce; "" skips HTTP)
+  --udpaddr URL   UDP tracker address (default udp://127.0.0.1:6969; "" skips UDP)
+  --delay D       wait between the two announces (default 1s)
+  --debug, --json, --nocolors as for the tracker
+`;
+
 const encoder = new TextEncoder();
 
+function makeLogger(flags: { json: boolean; debug: boolean; nocolors: boolean }): Logger {
+  return new Logger({
+    json: flags.json,
+    debug: flags.debug,
+    colors: !flags.nocolors && Deno.stderr.isTerminal(),
+    sink: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
+  });
+}
+
+/** One datagram out, the first reply back (for `e2e`). */
+async function udpExchange(
+  host: string,
+  port: number,
+  packet: Uint8Array,
+  timeoutMs: number,
+): Promise<Uint8Array> {
+  const sock = Deno.listenDatagram({
+    transport: "udp",
+    hostname: host.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  const timer = setTimeout(() => sock.close(), timeoutMs);
+  try {
+    await sock.send(packet, { transport: "udp", hostname: host, port });
+    const [reply] = await sock.receive(new Uint8Array(2048));
+    return reply;
+  } catch (err) {
+    throw new Error(`no UDP reply from ${host}:${port} within ${timeoutMs} ms (${(err as Error).message})`);
+  } finally {
+    clearTimeout(timer);
+    try {
+      sock.close();
+    } catch {
+      // closed by the timeout
+    }
+  }
+}
+
+async function e2e(args: string[]): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args,
+      options: {
+        httpaddr: { type: "string", default: "http://127.0.0.1:6969/announce" },
+        udpaddr: { type: "string", default: "udp://127.0.0.1:6969" },
+        delay: { type: "string", default: "1s" },
+        debug: { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        nocolors: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${E2E_HELP}`);
+    return 2;
+  }
+  if (flags.help) {
+    console.log(E2E_HELP);
+    return 0;
+  }
+  const log = makeLogger(flags);
+  let delayMs: number;
+  try {
+    delayMs = parseDuration(flags.delay);
+  } catch (err) {
+    log.error("e2e: bad --delay", { delay: flags.delay, error: (err as Error).message });
+    return 2;
+  }
+  const failures = await runE2E({
+    httpAddr: flags.httpaddr,
+    udpAddr: flags.udpaddr,
+    delayMs,
+    udp: udpExchange,
+    report: (protocol) => log.info("e2e: passed", { protocol }),
+  });
+  for (const f of failures) log.error("e2e: failed", { protocol: f.protocol, error: f.error });
+  if (failures.length > 0) return 1;
+  log.info("e2e: all checks passed");
+  return 0;
+}
+
+/** Reads and validates the config file; throws with a message naming the key and line. */
+async function readConfig(path: string, log: Logger): Promise<Config> {
+  const text = await Deno.readTextFile(path);
+  const { config, warnings } = loadConfig(text, {
+    path,
+    env: Deno.env.toObject(),
+    knownStores: storeNames(),
+    knownHooks: hookNames(),
+  });
+  for (const w of warnings) log.warn(w);
+  return config;
+}
+
+/**
+ * Carries what a reload must not change over from the running config: a
+ * generated UDP key (connection IDs stay valid), and the real ports of addresses
+ * that ask for port 0 and are unchanged (clients keep reaching the tracker).
+ */
+function carryOver(next: Config, prev: Config, running: Config, bound: readonly BoundAddress[]): Config {
+  const keep = (addr: string, old: string, protocol: BoundAddress["protocol"]): string => {
+    if (addr !== old || addr === "") return addr;
+    const { hostname, port } = parseHostPort(addr);
+    const b = bound.find((a) => a.protocol === protocol);
+    if (port !== 0 || b === undefined) return addr;
+    return `${hostname.includes(":") ? `[${hostname}]` : hostname}:${b.port}`;
+  };
+  const out: Config = { ...next, metricsAddr: keep(next.metricsAddr, prev.metricsAddr, "metrics") };
+  if (next.http !== undefined) {
+    out.http = {
+      ...next.http,
+      addr: keep(next.http.addr, prev.http?.addr ?? "", "http"),
+      httpsAddr: keep(next.http.httpsAddr, prev.http?.httpsAddr ?? "", "https"),
+    };
+  }
+  if (next.udp !== undefined) {
+    out.udp = { ...next.udp, addr: keep(next.udp.addr, prev.udp?.addr ?? "", "udp") };
+    if (next.udp.privateKeyGenerated && running.udp?.privateKeyGenerated) {
+      out.udp.privateKey = running.udp.privateKey;
+    }
+  }
+  return out;
+}
+
 async function main(args: string[]): Promise<number> {
+  if (args[0] === "e2e") return await e2e(args.slice(1));
   let flags;
   try {
     flags = parseArgs({
@@ -65,35 +215,82 @@ async function main(args: string[]): Promise<number> {
     console.log(`hayate ${denoJson.version}`);
     return 0;
   }
-  const log = new Logger({
-    json: flags.json,
-    debug: flags.debug,
-    colors: !flags.nocolors && Deno.stderr.isTerminal(),
-    sink: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
-  });
+  const log = makeLogger(flags);
+  const runtime: Runtime = { serveHTTP, listenUDP, selectUDP: selectUDPTransport };
+  // One set of metrics for the process: counters survive reloads.
+  const metrics = new TrackerMetrics({ version: denoJson.version, memory: () => Deno.memoryUsage() });
+  metrics.startSampling();
 
   let tracker: Tracker;
+  // As read from the file, and as running (with the ports port 0 got).
+  let fileConfig: Config;
+  let config: Config;
   try {
-    const text = await Deno.readTextFile(flags.config);
-    const { config, warnings } = loadConfig(text, {
-      path: flags.config,
-      env: Deno.env.toObject(),
-      knownStores: storeNames(),
-      knownHooks: hookNames(),
-    });
-    for (const w of warnings) log.warn(w);
+    config = fileConfig = await readConfig(flags.config, log);
     if (config.udp?.privateKeyGenerated) {
       log.warn("udp.private_key is not set: a random key was generated, so connection IDs change on restart");
     }
-    tracker = await Tracker.start(config, {
-      runtime: { serveHTTP, listenUDP, selectUDP: selectUDPTransport },
-      log,
-    });
+    tracker = await Tracker.start(config, { runtime, log, metrics });
   } catch (err) {
+    metrics.stopSampling();
     log.error("failed to start", { error: (err as Error).message });
     return 1;
   }
   log.info("hayate started", { version: denoJson.version, config: flags.config });
+
+  /**
+   * Re-reads the config and restarts frontends, hooks and the metrics server on
+   * the same store. A config that does not load is refused before anything stops;
+   * one that loads but cannot start (a port in use, a hook failing) is rolled
+   * back to the previous config.
+   */
+  const reload = async (signal: string): Promise<void> => {
+    log.info("reloading config", { signal, config: flags.config });
+    if (signal === "SIGUSR1") {
+      log.warn(
+        "SIGUSR1 also makes Deno (2.9.2 and later) open its inspector on 127.0.0.1:9229 for local users; " +
+          "reload with SIGHUP instead",
+      );
+    }
+    let read: Config, next: Config;
+    try {
+      read = await readConfig(flags.config, log);
+      next = carryOver(read, fileConfig, config, tracker.addresses);
+    } catch (err) {
+      log.error("reload refused: the new config is invalid; still serving the previous one", {
+        error: (err as Error).message,
+      });
+      return;
+    }
+    if (JSON.stringify(next.storage) !== JSON.stringify(config.storage)) {
+      log.warn("reload: storage settings changed; they take effect on restart (the peer store is kept)");
+    }
+    const store = tracker.store;
+    await tracker.stop(true);
+    try {
+      tracker = await Tracker.start(next, { runtime, log, store, metrics });
+      config = next;
+      fileConfig = read;
+      log.info("config reloaded", { signal });
+    } catch (err) {
+      log.error("reload failed: the new config could not start; restoring the previous one", {
+        error: (err as Error).message,
+      });
+      try {
+        tracker = await Tracker.start(config, { runtime, log, store, metrics });
+      } catch (again) {
+        log.error("failed to restore the previous config; exiting", { error: (again as Error).message });
+        Deno.exit(1);
+      }
+    }
+  };
+  // Reloads run one after another, exactly one per signal received.
+  let reloading = Promise.resolve();
+  for (const s of ["SIGUSR1", "SIGHUP"] as const) {
+    Deno.addSignalListener(s, () => {
+      reloading = reloading.then(() => reload(s));
+    });
+  }
 
   const { promise: stopping, resolve } = Promise.withResolvers<string>();
   const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
@@ -105,7 +302,9 @@ async function main(args: string[]): Promise<number> {
     log.error("shutdown took too long; exiting");
     Deno.exit(1);
   }, 5000);
+  await reloading;
   await tracker.stop();
+  metrics.stopSampling();
   clearTimeout(deadline);
   log.info("stopped");
   return 0;

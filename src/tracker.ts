@@ -14,7 +14,12 @@ import type { Logger } from "./log.ts";
 import { type Hook, hookDriver, hookNames } from "./middleware/hook.ts";
 import { Logic } from "./middleware/logic.ts";
 import { type PeerStore, storeDriver, storeNames } from "./storage/store.ts";
+import type { RequestObserver, TrackerMetrics } from "./metrics/metrics.ts";
+import { isClientError } from "./bittorrent/errors.ts";
+import { metricsHandler } from "./metrics/server.ts";
+import { observeUDP } from "./metrics/udp.ts";
 import "./storage/memory/driver.ts";
+import "./storage/redis/driver.ts";
 import "./middleware/drivers.ts";
 
 /** The UDP transport a runtime picked for `udp.transport`. */
@@ -53,9 +58,36 @@ function chooseUDP(runtime: Runtime, requested: UDPTransport): UDPTransportChoic
   };
 }
 
+/**
+ * What frontends report each request to: the metrics, plus a debug line per
+ * request when debug logging is on. The line has only static fields (protocol,
+ * action, family, outcome, duration): never addresses, infohashes or tokens.
+ */
+function requestObserver(metrics: TrackerMetrics | undefined, log: Logger): RequestObserver | undefined {
+  const record = metrics?.observe;
+  if (!log.debugEnabled) return record;
+  return (protocol, action, family, error, ms) => {
+    record?.(protocol, action, family, error, ms);
+    const outcome = error === undefined
+      ? "ok"
+      : typeof error === "string"
+      ? `dropped: ${error}`
+      : isClientError(error)
+      ? error.message
+      : "internal error";
+    log.debug("request", {
+      protocol,
+      action,
+      family: family === 0 ? "Unknown" : `IPv${family}`,
+      outcome,
+      ms: Math.round(ms * 1000) / 1000,
+    });
+  };
+}
+
 /** Where a frontend ended up listening (port 0 in the config becomes a real port). */
 export interface BoundAddress {
-  protocol: "http" | "https" | "udp";
+  protocol: "http" | "https" | "udp" | "metrics";
   hostname: string;
   port: number;
 }
@@ -79,7 +111,7 @@ export class Tracker {
   ) {}
 
   /** Builds the store from `config.storage`; throws ConfigError on bad options. */
-  static createStore(config: Config, log: Logger): PeerStore {
+  static createStore(config: Config, log: Logger, metrics?: TrackerMetrics): PeerStore {
     const driver = storeDriver(config.storage.name);
     if (driver === undefined) {
       throw new Error(
@@ -92,6 +124,7 @@ export class Tracker {
     const store = driver(config.storage.config, {
       where: config.storage.where,
       warnings,
+      onGC: metrics === undefined ? undefined : (ms) => metrics.observeGC(ms),
       log: (level, msg, fields) => log.log(level, msg, fields),
     });
     for (const w of warnings) log.warn(w);
@@ -99,15 +132,17 @@ export class Tracker {
   }
 
   /**
-   * Starts the frontends on `store` (a fresh one from the config when omitted). A
+   * Starts the frontends on `store` (a fresh one from the config when omitted), and
+   * the metrics server on `metrics_addr` when it is set and `metrics` is given. A
    * failure part-way stops what was started and rethrows.
    */
   static async start(
     config: Config,
-    opts: { runtime: Runtime; log: Logger; store?: PeerStore },
+    opts: { runtime: Runtime; log: Logger; store?: PeerStore; metrics?: TrackerMetrics },
   ): Promise<Tracker> {
-    const { runtime, log } = opts;
-    const store = opts.store ?? Tracker.createStore(config, log);
+    const { runtime, log, metrics } = opts;
+    const observe = requestObserver(metrics, log);
+    const store = opts.store ?? Tracker.createStore(config, log, metrics);
     // Every hook built so far, to stop (timers, fetches) if a later step fails.
     const built: Hook[] = [];
     const hooks = async (list: Config["prehooks"], kind: string): Promise<Hook[]> => {
@@ -135,6 +170,7 @@ export class Tracker {
     const addresses: BoundAddress[] = [];
     let logic: Logic | undefined;
     try {
+      await store.open?.();
       logic = new Logic({
         announceInterval: config.announceInterval,
         minAnnounceInterval: config.minAnnounceInterval,
@@ -148,7 +184,20 @@ export class Tracker {
       const allowZeroPort = config.lbryMode === true;
       if (config.http !== undefined) {
         const http = config.http;
-        const frontend = new HTTPFrontend({ ...http, allowZeroPort, logic, log });
+        const swarms = store.swarms?.bind(store);
+        if (http.allowFullScrape && swarms === undefined) {
+          log.warn("http.allow_full_scrape: this storage cannot list swarms; full scrape stays off", {
+            storage: config.storage.name,
+          });
+        }
+        const frontend = new HTTPFrontend({
+          ...http,
+          allowZeroPort,
+          logic,
+          log,
+          observe,
+          fullScrape: http.allowFullScrape && swarms ? (family) => swarms(family) : undefined,
+        });
         const handler = frontend.fetch.bind(frontend);
         const onError = (err: unknown) => log.error("http server error", { error: err });
         const binds: { protocol: "http" | "https"; addr: string }[] = [];
@@ -175,10 +224,11 @@ export class Tracker {
         const frontend = new UDPFrontend({ ...config.udp, allowZeroPort, logic, log });
         // "" (all interfaces) is left to the runtime: dual-stack "::" where the host has IPv6.
         const { hostname, port } = parseHostPort(config.udp.addr);
+        const handle = frontend.handle.bind(frontend);
         const l = await choice.listen({
           hostname,
           port,
-          handler: frontend.handle.bind(frontend),
+          handler: observe ? observeUDP(handle, observe, config.udp.enableRequestTiming) : handle,
           onError: (err) => log.error("udp socket error", { error: err }),
         });
         listeners.push(l);
@@ -188,6 +238,19 @@ export class Tracker {
           transport: choice.transport,
           reason: choice.reason,
         });
+      }
+      if (metrics !== undefined && config.metricsAddr !== "") {
+        const { hostname, port } = parseHostPort(config.metricsAddr);
+        const handler = metricsHandler({ metrics, store });
+        const l = await runtime.serveHTTP({
+          hostname: hostname === "" ? "0.0.0.0" : hostname,
+          port,
+          handler: (req) => handler(req),
+          onError: (err) => log.error("metrics server error", { error: err }),
+        });
+        listeners.push(l);
+        addresses.push({ protocol: "metrics", hostname: l.hostname, port: l.port });
+        log.info("metrics server listening", { addr: `${l.hostname}:${l.port}` });
       }
     } catch (err) {
       await Promise.allSettled(listeners.map((l) => l.close()));

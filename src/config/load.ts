@@ -288,6 +288,7 @@ function readHTTP(h: OptionsReader): HTTPConfig {
     maxNumWant: h.uint("max_numwant", d.maxNumWant),
     defaultNumWant: h.uint("default_numwant", d.defaultNumWant),
     maxScrapeInfoHashes: h.uint("max_scrape_infohashes", d.maxScrapeInfoHashes),
+    allowFullScrape: h.bool("allow_full_scrape", false),
   };
   h.finish();
 

@@ -36,6 +36,11 @@ export interface HTTPConfig {
   maxNumWant: number;
   defaultNumWant: number;
   maxScrapeInfoHashes: number;
+  /**
+   * `allow_full_scrape` (hayate only; opentracker's feature): a scrape without
+   * `info_hash` lists every swarm of the client's address family. Default false.
+   */
+  allowFullScrape: boolean;
 }
 
 /** The `udp:` block. */

@@ -25,6 +25,12 @@ export interface StoreStats {
   leechers: number;
 }
 
+/** One swarm's counts, as a full scrape or the stats page lists them. */
+export interface SwarmSummary extends SwarmCounts {
+  infoHash: InfoHash;
+  family: AddressFamily;
+}
+
 /** Where peers live. Every method may answer synchronously or with a promise. */
 export interface PeerStore {
   /** Adds or refreshes a seeder; a leecher entry of the same peer is removed. */
@@ -60,6 +66,18 @@ export interface PeerStore {
    * Stores also run it on their own every `gc_interval`.
    */
   collectGarbage(): Promise<{ peersRemoved: number; swarmsRemoved: number }>;
+  /**
+   * Optional: every swarm of `family` (both families when omitted), in batches of
+   * at most `batchSize`, for full scrapes and the stats page. The walk is not a
+   * snapshot: swarms created or removed meanwhile may be missed. Each batch is the
+   * caller's to keep. Stores without it cannot serve a full scrape.
+   */
+  swarms?(family?: AddressFamily, batchSize?: number): AsyncIterable<SwarmSummary[]>;
+  /**
+   * Optional: connects a remote store before the tracker serves; rejects with a
+   * clear message when it cannot. Idempotent.
+   */
+  open?(): Promise<void>;
   /** True when the store can serve (a remote store may be unreachable). */
   ready(): MaybePromise<boolean>;
   /** Stops background work and releases what the store holds. */
@@ -72,6 +90,8 @@ export interface StoreContext {
   where: string;
   /** Validation warnings go here (unknown keys and the like). */
   warnings: string[];
+  /** Called with the duration of each garbage-collection sweep, for metrics. */
+  onGC?: (durationMs: number) => void;
   /** Logs a store event (GC results, faults). */
   log: (level: "info" | "debug" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }

@@ -189,6 +189,7 @@ test("http: defaults as chihaya", () => {
     maxNumWant: 100,
     defaultNumWant: 50,
     maxScrapeInfoHashes: 50,
+    allowFullScrape: false,
   });
 });
 
@@ -308,6 +309,7 @@ test("http: every key is read", () => {
     max_numwant: 200
     default_numwant: 30
     max_scrape_infohashes: 74
+    allow_full_scrape: true
 `));
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.http, {
@@ -327,6 +329,7 @@ test("http: every key is read", () => {
     maxNumWant: 200,
     defaultNumWant: 30,
     maxScrapeInfoHashes: 74,
+    allowFullScrape: true,
   });
 });
 

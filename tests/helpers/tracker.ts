@@ -23,6 +23,7 @@ export function httpConfig(over: Partial<HTTPConfig> = {}): HTTPConfig {
     maxNumWant: 100,
     defaultNumWant: 50,
     maxScrapeInfoHashes: 50,
+    allowFullScrape: false,
     ...over,
   };
 }

@@ -6,11 +6,14 @@
  * @module
  */
 import { isClientError } from "../../bittorrent/errors.ts";
+import { familyOf } from "../../bittorrent/ip.ts";
 import { parseURLData } from "../../bittorrent/params.ts";
 import type { Logger } from "../../log.ts";
 import { type MaybePromise, then } from "../../maybe.ts";
 import { Context } from "../../middleware/hook.ts";
 import type { Logic } from "../../middleware/logic.ts";
+import type { RequestObserver } from "../../metrics/metrics.ts";
+import { fullScrapeResponse, parseFullScrape, type SwarmLister } from "./full_scrape.ts";
 import { parseAnnounce, type ParseOptions, parseScrape } from "./parser.ts";
 import { Router } from "./router.ts";
 import { writeAnnounce, writeError, writeScrape } from "./writer.ts";
@@ -22,6 +25,11 @@ export interface HTTPFrontendOptions extends ParseOptions {
   enableKeepalive: boolean;
   logic: Logic;
   log: Logger;
+  /** Told about every announce and scrape answered (metrics); `ms` is 0 unless `enableRequestTiming`. */
+  observe?: RequestObserver;
+  enableRequestTiming?: boolean;
+  /** With `allow_full_scrape`: a scrape without info_hash lists these swarms. */
+  fullScrape?: SwarmLister;
 }
 
 type Action = "announce" | "scrape";
@@ -53,7 +61,18 @@ export class HTTPFrontend {
     return new Response(body as Uint8Array<ArrayBuffer>, { status: 200, headers: this.headers });
   }
 
-  private fail(err: unknown, action: Action): Response {
+  private done(action: Action, family: 0 | 4 | 6, err: unknown, t0: number): void {
+    this.opts.observe?.(
+      "http",
+      action,
+      family,
+      err,
+      this.opts.enableRequestTiming ? performance.now() - t0 : 0,
+    );
+  }
+
+  private fail(err: unknown, action: Action, t0 = 0): Response {
+    this.done(action, 0, err, t0);
     if (isClientError(err)) return this.reply(writeError(err.message));
     this.opts.log.error("request failed", { protocol: "http", action, error: err });
     return this.reply(writeError("internal server error"));
@@ -72,6 +91,7 @@ export class HTTPFrontend {
     if (req.method !== "GET") {
       return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });
     }
+    const t0 = this.opts.observe && this.opts.enableRequestTiming ? performance.now() : 0;
     try {
       if (target.length * 3 > this.scratch.length) this.scratch = new Uint8Array(target.length * 3);
       const { written } = encoder.encodeInto(target, this.scratch);
@@ -85,19 +105,23 @@ export class HTTPFrontend {
         const result = then(logic.handleAnnounce(ctx, announce), (resp) => {
           const body = writeAnnounce(resp, announce.noPeerID);
           logic.afterAnnounce(ctx, announce, resp);
+          this.done("announce", familyOf(announce.peer.ip), undefined, t0);
           return this.reply(body);
         });
-        return result instanceof Promise ? result.catch((e) => this.fail(e, "announce")) : result;
+        return result instanceof Promise ? result.catch((e) => this.fail(e, "announce", t0)) : result;
       }
-      const scrape = parseScrape(params, header, remote, this.opts);
+      const full = params.infoHashes.length === 0 ? this.opts.fullScrape : undefined;
+      const scrape = (full ? parseFullScrape : parseScrape)(params, header, remote, this.opts);
       const result = then(logic.handleScrape(ctx, scrape), (resp) => {
-        const body = writeScrape(resp);
+        const body = full ? undefined : writeScrape(resp);
         logic.afterScrape(ctx, scrape, resp);
-        return this.reply(body);
+        this.done("scrape", scrape.family, undefined, t0);
+        if (full) return fullScrapeResponse(full(scrape.family), header("accept-encoding"), this.headers);
+        return this.reply(body!);
       });
-      return result instanceof Promise ? result.catch((e) => this.fail(e, "scrape")) : result;
+      return result instanceof Promise ? result.catch((e) => this.fail(e, "scrape", t0)) : result;
     } catch (err) {
-      return this.fail(err, route.target);
+      return this.fail(err, route.target, t0);
     }
   }
 }

@@ -21,7 +21,10 @@ registerStore("memory", (config, ctx) => {
     gcInterval,
     peerLifetime,
     clock,
-    onGC: (res) => ctx.log("debug", "storage gc finished", { ...res }),
+    onGC: (res) => {
+      ctx.log("debug", "storage gc finished", { ...res });
+      ctx.onGC?.(res.durationMs);
+    },
   });
   const stop = store.stop.bind(store);
   store.stop = () => {

@@ -179,6 +179,11 @@ export class FamilyStore {
     return s < this.capacity && this.rows[s * W + META] !== 0;
   }
 
+  /** A copy of the infohash of swarm `s` (for listing swarms). */
+  infoHash(s: number): Uint8Array {
+    return this.keys.slice(s * 20, s * 20 + 20);
+  }
+
   private cls(s: number): number {
     return (this.rows[s * W + META] & 0xff) - 1;
   }

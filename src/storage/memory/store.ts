@@ -9,7 +9,7 @@ import type { AddressFamily } from "../../bittorrent/ip.ts";
 import type { InfoHash, Peer } from "../../bittorrent/peer.ts";
 import type { PeerList } from "../../bittorrent/request.ts";
 import type { Clock } from "../../clock.ts";
-import type { PeerStore, StoreStats, SwarmCounts } from "../store.ts";
+import type { PeerStore, StoreStats, SwarmCounts, SwarmSummary } from "../store.ts";
 import { FamilyStore, LAYOUT_V4, LAYOUT_V6 } from "./family.ts";
 
 /** Settings of the memory store; durations in milliseconds. */
@@ -166,6 +166,39 @@ export class MemoryStore implements PeerStore {
 
   stats(): StoreStats {
     return { swarms: this.v4.size + this.v6.size, seeders: this.seederTotal, leechers: this.leecherTotal };
+  }
+
+  /**
+   * Lists swarms in batches. Each family's table is walked from one of its empty
+   * slots (a probe run never crosses an empty slot, so a deletion's backward shift
+   * cannot move a visited swarm ahead of the cursor); if the table is resized
+   * between batches, that family's walk ends early rather than repeat swarms.
+   */
+  async *swarms(family?: AddressFamily, batchSize = 1024): AsyncGenerator<SwarmSummary[]> {
+    for (const [fam, f] of [[this.v4, 4], [this.v6, 6]] as const) {
+      if (family !== undefined && family !== f) continue;
+      const slots = fam.slots;
+      let start = 0;
+      while (fam.isSwarm(start)) start++;
+      let batch: SwarmSummary[] = [];
+      for (let i = 1; i <= slots && !this.stopped && fam.slots === slots; i++) {
+        const s = (start + i) & (slots - 1);
+        if (!fam.isSwarm(s)) continue;
+        const seeders = fam.seeders(s);
+        batch.push({
+          infoHash: fam.infoHash(s),
+          family: f,
+          complete: seeders,
+          incomplete: fam.count(s) - seeders,
+          downloaded: fam.downloaded(s),
+        });
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+      if (batch.length > 0) yield batch;
+    }
   }
 
   /** Bytes the packed tables hold, for metrics and the memory benchmark. */
