@@ -1,4 +1,5 @@
 /** Parsing of the Prometheus text format, and a tracker with a metrics server, for tests. */
+import { udpConfig as baseUDPConfig } from "./tracker.ts";
 import { createSocket } from "node:dgram";
 import type { Config, UDPConfig } from "../../src/config/types.ts";
 import { serveHTTP } from "../../src/frontend/http/deno.ts";
@@ -47,22 +48,9 @@ export function parseExposition(text: string): Exposition {
   return { types, help, samples };
 }
 
-/** The UDP block tests use. */
+/** The UDP block the metrics tests use: request timing on. */
 export function udpConfig(over: Partial<UDPConfig> = {}): UDPConfig {
-  return {
-    addr: "127.0.0.1:0",
-    privateKey: "metrics test key",
-    privateKeyGenerated: false,
-    maxClockSkew: 10_000,
-    connectionIDLifetime: 120_000,
-    enableRequestTiming: true,
-    allowIPSpoofing: false,
-    maxNumWant: 100,
-    defaultNumWant: 50,
-    maxScrapeInfoHashes: 50,
-    transport: "deno",
-    ...over,
-  };
+  return baseUDPConfig({ privateKey: "metrics test key", enableRequestTiming: true, ...over });
 }
 
 /** HTTP + UDP + metrics on loopback; `base(protocol)` gives URLs. */

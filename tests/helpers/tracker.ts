@@ -1,6 +1,7 @@
 /** Starts a real tracker in-process on ephemeral loopback ports for black-box tests. */
-import type { Config, HTTPConfig } from "../../src/config/types.ts";
+import type { Config, HTTPConfig, UDPConfig } from "../../src/config/types.ts";
 import { serveHTTP } from "../../src/frontend/http/deno.ts";
+import { listenUDP } from "../../src/frontend/udp/deno.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
 
@@ -28,6 +29,24 @@ export function httpConfig(over: Partial<HTTPConfig> = {}): HTTPConfig {
   };
 }
 
+/** The `udp:` block tests start from: an ephemeral loopback port, a fixed key, the Deno transport. */
+export function udpConfig(over: Partial<UDPConfig> = {}): UDPConfig {
+  return {
+    addr: "127.0.0.1:0",
+    privateKey: "test key",
+    privateKeyGenerated: false,
+    maxClockSkew: 10_000,
+    connectionIDLifetime: 120_000,
+    enableRequestTiming: false,
+    allowIPSpoofing: false,
+    maxNumWant: 100,
+    defaultNumWant: 50,
+    maxScrapeInfoHashes: 50,
+    transport: "deno",
+    ...over,
+  };
+}
+
 /** A whole config with memory storage; `http` as given. */
 export function testConfig(over: Partial<Config> = {}): Config {
   return {
@@ -43,7 +62,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
 
 /** Starts the tracker; `url(protocol)` gives the base URL of a bound frontend. */
 export async function startTracker(config: Config) {
-  const tracker = await Tracker.start(config, { runtime: { serveHTTP }, log: silentLogger });
+  const tracker = await Tracker.start(config, { runtime: { serveHTTP, listenUDP }, log: silentLogger });
   return {
     tracker,
     url(protocol: "http" | "https" = "http"): string {

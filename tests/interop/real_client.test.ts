@@ -22,12 +22,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import Client from "bittorrent-tracker";
-import type { Config, UDPConfig } from "../../src/config/types.ts";
-import { serveHTTP } from "../../src/frontend/http/deno.ts";
-import { listenUDP } from "../../src/frontend/udp/deno.ts";
-import { silentLogger } from "../../src/log.ts";
-import { Tracker } from "../../src/tracker.ts";
-import { httpConfig, startTracker, testConfig } from "../helpers/tracker.ts";
+import { httpConfig, startTracker, testConfig, udpConfig } from "../helpers/tracker.ts";
 
 /** How long any one step may wait for the client to report (the whole test stays far under 30 s). */
 const STEP_TIMEOUT = 5_000;
@@ -221,35 +216,13 @@ test("interop http: two bittorrent-tracker clients learn each other only through
   }
 });
 
-/** A `udp:` block on an ephemeral loopback port. */
-function udpConfig(): UDPConfig {
-  return {
-    addr: "127.0.0.1:0",
-    privateKey: "interop-test-key",
-    privateKeyGenerated: false,
-    maxClockSkew: 10_000,
-    connectionIDLifetime: 120_000,
-    enableRequestTiming: false,
-    allowIPSpoofing: false,
-    maxNumWant: 100,
-    defaultNumWant: 50,
-    maxScrapeInfoHashes: 50,
-    transport: "deno",
-  };
-}
-
-/** tests/helpers/tracker.ts's runtime has no UDP: start with both listeners. */
-function startUDPTracker(config: Config): Promise<Tracker> {
-  return Tracker.start(config, { runtime: { serveHTTP, listenUDP }, log: silentLogger });
-}
-
 test("interop udp: two bittorrent-tracker clients learn each other only through hayate", async () => {
-  const tracker = await startUDPTracker(testConfig({ udp: udpConfig() }));
+  const t = await startTracker(testConfig({ udp: udpConfig() }));
   try {
-    const a = tracker.address("udp");
+    const a = t.tracker.address("udp");
     assert.ok(a, "the tracker bound a udp frontend");
     await twoPeersLearnEachOther(`udp://${a.hostname}:${a.port}`);
   } finally {
-    await tracker.stop();
+    await t.stop();
   }
 });

@@ -14,7 +14,7 @@ import { listenUDP } from "../../src/frontend/udp/deno.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
 import { escapeBytes } from "../helpers/fixtures.ts";
-import { httpConfig, testConfig } from "../helpers/tracker.ts";
+import { httpConfig, testConfig, udpConfig as baseUDPConfig } from "../helpers/tracker.ts";
 import {
   type AnnounceFields,
   announcePacket,
@@ -26,20 +26,7 @@ import {
 
 /** The `udp:` block the tests use. */
 export function udpConfig(over: Partial<UDPConfig> = {}): UDPConfig {
-  return {
-    addr: "127.0.0.1:0",
-    privateKey: "middleware black box",
-    privateKeyGenerated: false,
-    maxClockSkew: 10_000,
-    connectionIDLifetime: 120_000,
-    enableRequestTiming: false,
-    allowIPSpoofing: false,
-    maxNumWant: 100,
-    defaultNumWant: 50,
-    maxScrapeInfoHashes: 50,
-    transport: "deno",
-    ...over,
-  };
+  return baseUDPConfig({ privateKey: "middleware black box", ...over });
 }
 
 /** A hook entry as the loader would produce it. */

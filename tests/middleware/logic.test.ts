@@ -8,24 +8,11 @@ import { Logger, silentLogger } from "../../src/log.ts";
 import { Context, type Hook } from "../../src/middleware/hook.ts";
 import { Logic } from "../../src/middleware/logic.ts";
 import { id20, memoryStore, peer } from "../helpers/fixtures.ts";
+import { announce as baseAnnounce } from "./helpers.ts";
 
+/** helpers.ts's announce, into the swarm "ih". */
 function announce(over: Partial<AnnounceRequest> = {}): AnnounceRequest {
-  return {
-    infoHash: id20("ih"),
-    peer: peer("a", "10.0.0.1", 6881),
-    event: Event.Started,
-    eventProvided: true,
-    numWant: 50,
-    numWantProvided: false,
-    ipProvided: false,
-    compact: true,
-    noPeerID: false,
-    left: 100,
-    downloaded: 0,
-    uploaded: 0,
-    params: parseURLData(new Uint8Array(0)),
-    ...over,
-  };
+  return baseAnnounce({ infoHash: id20("ih"), ...over });
 }
 
 function logicWith(prehooks: Hook[], posthooks: Hook[] = []) {

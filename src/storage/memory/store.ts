@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type GCResult, SweepSchedule } from "../gc.ts";
 import type { AddressFamily } from "../../bittorrent/ip.ts";
 import type { InfoHash, Peer } from "../../bittorrent/peer.ts";
 import type { PeerList } from "../../bittorrent/request.ts";
@@ -23,12 +24,7 @@ export interface MemoryStoreOptions {
   onGC?: (result: GCResult) => void;
 }
 
-/** What one garbage-collection sweep did. */
-export interface GCResult {
-  durationMs: number;
-  peersRemoved: number;
-  swarmsRemoved: number;
-}
+export type { GCResult };
 
 const EMPTY: SwarmCounts = Object.freeze({ complete: 0, incomplete: 0, downloaded: 0 });
 
@@ -51,12 +47,12 @@ export class MemoryStore implements PeerStore {
   private readonly key6 = new Uint8Array(LAYOUT_V6.key);
   private seederTotal = 0;
   private leecherTotal = 0;
-  private gcTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
-  private sweeping: Promise<GCResult> | undefined;
+  private readonly gc: SweepSchedule;
 
   constructor(private readonly options: MemoryStoreOptions) {
-    this.scheduleGC();
+    this.gc = new SweepSchedule(options.gcInterval, () => this.sweep(), { onResult: options.onGC });
+    this.gc.start();
   }
 
   private family(peer: Peer): FamilyStore {
@@ -216,14 +212,10 @@ export class MemoryStore implements PeerStore {
    * sweep.
    */
   collectGarbage(): Promise<GCResult> {
-    this.sweeping ??= this.sweep().finally(() => {
-      this.sweeping = undefined;
-    });
-    return this.sweeping;
+    return this.gc.run();
   }
 
-  private async sweep(): Promise<GCResult> {
-    const started = performance.now();
+  private async sweep(): Promise<Omit<GCResult, "durationMs">> {
     const cutoff = this.options.clock.now() - Math.floor(this.options.peerLifetime / 1000);
     const slice = this.options.gcSliceSize ?? 8192;
     let budget = slice;
@@ -260,16 +252,7 @@ export class MemoryStore implements PeerStore {
       }
       fam.shrink();
     }
-    const result = { durationMs: performance.now() - started, peersRemoved, swarmsRemoved };
-    this.options.onGC?.(result);
-    return result;
-  }
-
-  private scheduleGC(): void {
-    if (this.stopped) return;
-    this.gcTimer = setTimeout(() => {
-      this.collectGarbage().finally(() => this.scheduleGC());
-    }, this.options.gcInterval);
+    return { peersRemoved, swarmsRemoved };
   }
 
   private assertRunning(): void {
@@ -278,7 +261,7 @@ export class MemoryStore implements PeerStore {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.gcTimer);
+    void this.gc.stop(); // a sweep under way sees `stopped` and ends at its next slice
     this.v4.clear();
     this.v6.clear();
     this.seederTotal = 0;

@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { type GCResult, SweepSchedule } from "../gc.ts";
 import { Buffer } from "node:buffer";
 import { Redis, type RedisOptions } from "ioredis";
 import type { AddressFamily } from "../../bittorrent/ip.ts";
@@ -51,12 +52,7 @@ export interface RedisStoreOptions {
   gcBatch?: number;
 }
 
-/** What one garbage-collection sweep did. */
-export interface GCResult {
-  durationMs: number;
-  peersRemoved: number;
-  swarmsRemoved: number;
-}
+export type { GCResult };
 
 type Script = (...args: (string | Buffer | number)[]) => Promise<unknown>;
 
@@ -97,10 +93,13 @@ export class RedisStore implements PeerStore {
   private connectedOnce = false;
   private down = false;
   private lastError = "";
-  private gcTimer: ReturnType<typeof setTimeout> | undefined;
-  private sweeping: Promise<GCResult> | undefined;
+  private readonly gc: SweepSchedule;
 
   constructor(private readonly options: RedisStoreOptions) {
+    this.gc = new SweepSchedule(options.gcInterval, () => this.sweep(), {
+      onResult: options.onGC,
+      onError: (err) => this.log("error", "storage gc failed", { error: (err as Error).message }),
+    });
     this.broker = parseBroker(options.broker);
     this.prefix = options.keyPrefix ?? "";
     const b = this.broker;
@@ -203,7 +202,7 @@ export class RedisStore implements PeerStore {
       redis: this.broker.redacted,
       keyPrefix: this.prefix,
     });
-    this.scheduleGC();
+    this.gc.start();
   }
 
   private keys(af: FamilyName, hex: string): string[] {
@@ -351,15 +350,11 @@ export class RedisStore implements PeerStore {
    * in one instance share a sweep.
    */
   collectGarbage(): Promise<GCResult> {
-    this.sweeping ??= this.sweep().finally(() => {
-      this.sweeping = undefined;
-    });
-    return this.sweeping;
+    return this.gc.run();
   }
 
-  private async sweep(): Promise<GCResult> {
+  private async sweep(): Promise<Omit<GCResult, "durationMs">> {
     this.guard();
-    const started = performance.now();
     const cutoffS = this.options.clock.now() - Math.floor(this.options.peerLifetime / 1000);
     const cutoff = `${cutoffS}000000000`;
     const batch = this.options.gcBatch ?? 500;
@@ -393,26 +388,14 @@ export class RedisStore implements PeerStore {
         }
       } while (cursor !== "0" && !this.stopped);
     }
-    const result = { durationMs: performance.now() - started, peersRemoved, swarmsRemoved };
-    this.options.onGC?.(result);
-    return result;
-  }
-
-  private scheduleGC(): void {
-    if (this.stopped) return;
-    this.gcTimer = setTimeout(() => {
-      this.collectGarbage()
-        .catch((err) => this.log("error", "storage gc failed", { error: (err as Error).message }))
-        .finally(() => this.scheduleGC());
-    }, this.options.gcInterval);
+    return { peersRemoved, swarmsRemoved };
   }
 
   /** Stops the GC and closes the connection; the data stays in Redis. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.gcTimer);
-    await this.sweeping?.catch(() => {});
+    await this.gc.stop();
     if (this.connectedOnce) {
       this.log(
         "info",

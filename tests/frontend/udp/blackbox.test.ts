@@ -17,6 +17,7 @@ import { ffiUnavailable, listenUDPFFI } from "../../../src/frontend/udp/ffi.ts";
 import { selectUDPTransport } from "../../../src/frontend/udp/select.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { Tracker } from "../../../src/tracker.ts";
+import { udpConfig } from "../../helpers/tracker.ts";
 import {
   type AnnounceFields,
   announcePacket,
@@ -38,20 +39,7 @@ function trackerConfig(transport: Transport, addr: string, udp: Partial<UDPConfi
     announceInterval: 1_800_000,
     minAnnounceInterval: 900_000,
     metricsAddr: "",
-    udp: {
-      addr,
-      privateKey: KEY,
-      privateKeyGenerated: false,
-      maxClockSkew: 10_000,
-      connectionIDLifetime: 120_000,
-      enableRequestTiming: false,
-      allowIPSpoofing: false,
-      maxNumWant: 100,
-      defaultNumWant: 50,
-      maxScrapeInfoHashes: 50,
-      transport,
-      ...udp,
-    },
+    udp: udpConfig({ addr, privateKey: KEY, transport, ...udp }),
     storage: { name: "memory", config: {}, where: "test" },
     prehooks: [],
     posthooks: [],

@@ -7,25 +7,13 @@ import { listenUDP } from "../../../src/frontend/udp/deno.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { Tracker } from "../../../src/tracker.ts";
 import { escapeBytes, id20 } from "../../helpers/fixtures.ts";
-import { httpConfig, testConfig } from "../../helpers/tracker.ts";
+import { httpConfig, testConfig, udpConfig } from "../../helpers/tracker.ts";
 
 /** A config with HTTP and UDP on ephemeral loopback ports and the Redis store. */
 export function redisTrackerConfig(storage: Record<string, unknown>, privateKey = "shared key"): Config {
   return testConfig({
     http: httpConfig(),
-    udp: {
-      addr: "127.0.0.1:0",
-      privateKey,
-      privateKeyGenerated: false,
-      maxClockSkew: 10_000,
-      connectionIDLifetime: 120_000,
-      enableRequestTiming: false,
-      allowIPSpoofing: false,
-      maxNumWant: 100,
-      defaultNumWant: 50,
-      maxScrapeInfoHashes: 50,
-      transport: "deno",
-    },
+    udp: udpConfig({ privateKey }),
     storage: { name: "redis", config: storage, where: "test" },
   });
 }
