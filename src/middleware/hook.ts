@@ -22,6 +22,16 @@ export class Context {
   skipResponseHook = false;
   /** Set by a hook to keep the announce out of storage. */
   skipSwarmInteraction = false;
+  /**
+   * Set by a hook, together with the ClientError it throws, to send no reply at all
+   * where the transport allows it (UDP: an error packet could be reflected at a
+   * victim); HTTP answers the error anyway.
+   */
+  drop = false;
+  /** The frontend that received the request, when a frontend built this context. */
+  protocol: "http" | "udp" | undefined;
+  /** The client's real address (4 or 16 bytes; never a spoofed `ip` parameter), when known. */
+  source: Uint8Array | undefined;
   private data: Map<string, unknown> | undefined;
 
   /** Free-form data keyed by the hook that owns it (made on first use: most requests need none). */

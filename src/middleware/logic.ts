@@ -74,28 +74,44 @@ function echoAnnouncer(
  * seeder that gets no leechers is given other seeders instead (LBRY nodes
  * announce every blob as seeders, and would otherwise never see each other).
  */
-export function responseHook(store: PeerStore, opts: { seedersSeeSeeders?: boolean } = {}): Hook {
+export function responseHook(
+  store: PeerStore,
+  opts: { seedersSeeSeeders?: boolean; lbryMode?: boolean } = {},
+): Hook {
   const seedersSeeSeeders = opts.seedersSeeSeeders === true;
+  const lbryMode = opts.lbryMode === true;
+  const admits = store.admits?.bind(store);
+  const answer = (ctx: Context, req: AnnounceRequest, resp: AnnounceResponse): MaybePromise<void> => {
+    if (ctx.skipResponseHook) return;
+    const family = familyOf(req.peer.ip);
+    const seeder = req.left === 0;
+    const peers = family === 4 ? resp.ipv4Peers : resp.ipv6Peers;
+    return then(store.scrapeSwarm(req.infoHash, family), (counts) => {
+      // Added, not assigned: a hook before us (fixed peers) may have counted its own.
+      resp.complete += counts.complete;
+      resp.incomplete += counts.incomplete;
+      return then(store.announcePeers(req.infoHash, seeder, req.numWant, req.peer, peers), (n) => {
+        if (n > 0) return;
+        if (seeder && seedersSeeSeeders && req.numWant > 0) {
+          // No leechers: a leecher's view gives seeders first (then leechers, of which there are none).
+          return then(store.announcePeers(req.infoHash, false, req.numWant, req.peer, peers), (m) => {
+            if (m === 0) return echoAnnouncer(store, req, resp, peers, seeder);
+          });
+        }
+        return echoAnnouncer(store, req, resp, peers, seeder);
+      });
+    });
+  };
   return {
     handleAnnounce(ctx, req, resp) {
-      if (ctx.skipResponseHook) return;
-      const family = familyOf(req.peer.ip);
-      const seeder = req.left === 0;
-      const peers = family === 4 ? resp.ipv4Peers : resp.ipv6Peers;
-      return then(store.scrapeSwarm(req.infoHash, family), (counts) => {
-        // Added, not assigned: a hook before us (fixed peers) may have counted its own.
-        resp.complete += counts.complete;
-        resp.incomplete += counts.incomplete;
-        return then(store.announcePeers(req.infoHash, seeder, req.numWant, req.peer, peers), (n) => {
-          if (n > 0) return;
-          if (seeder && seedersSeeSeeders && req.numWant > 0) {
-            // No leechers: a leecher's view gives seeders first (then leechers, of which there are none).
-            return then(store.announcePeers(req.infoHash, false, req.numWant, req.peer, peers), (m) => {
-              if (m === 0) return echoAnnouncer(store, req, resp, peers, seeder);
-            });
-          }
-          return echoAnnouncer(store, req, resp, peers, seeder);
-        });
+      // Memory limits are checked before answering: the storage write runs after
+      // the response, too late to refuse. Only announces that would be stored ask.
+      const stores = admits !== undefined && !ctx.skipSwarmInteraction && req.event !== Event.Stopped &&
+        !(lbryMode && req.peer.port < LBRY_MIN_STORED_PORT);
+      if (!stores) return answer(ctx, req, resp);
+      return then(admits(req.infoHash, req.peer), (ok) => {
+        if (ok !== true) throw ok;
+        return answer(ctx, req, resp);
       });
     },
     handleScrape(ctx, req, resp) {

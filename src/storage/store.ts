@@ -9,6 +9,12 @@ import type { AddressFamily } from "../bittorrent/ip.ts";
 import type { InfoHash, Peer } from "../bittorrent/peer.ts";
 import type { PeerList } from "../bittorrent/request.ts";
 import type { MaybePromise } from "../maybe.ts";
+import { ClientError } from "../bittorrent/errors.ts";
+
+/** A new peer for a swarm that holds `max_peers_per_swarm` already. */
+export const ErrSwarmFull: ClientError = new ClientError("swarm limit reached");
+/** A new peer when the store holds `max_peers`, or a new swarm when it holds `max_swarms`. */
+export const ErrTrackerFull: ClientError = new ClientError("tracker is full");
 
 /** Counts of one swarm. */
 export interface SwarmCounts {
@@ -55,6 +61,14 @@ export interface PeerStore {
     announcer: Peer,
     out: PeerList,
   ): MaybePromise<number>;
+  /**
+   * Optional: whether an announce by `peer` may be stored (memory limits). True,
+   * or the ClientError to refuse it with ({@link ErrSwarmFull}, {@link ErrTrackerFull}).
+   * The response hook asks before answering, because the storage write runs after
+   * the response and could only log a refusal. A peer already stored is always
+   * admitted. Stores without it admit everything.
+   */
+  admits?(ih: InfoHash, peer: Peer): MaybePromise<true | ClientError>;
   /** Counts of a swarm; a missing swarm gives zeros. */
   scrapeSwarm(ih: InfoHash, family: AddressFamily): MaybePromise<SwarmCounts>;
   /** True when the peer is in the swarm as seeder or leecher. */

@@ -5,16 +5,16 @@
  *
  * @module
  */
-import { isClientError } from "../../bittorrent/errors.ts";
+import { ClientError, isClientError } from "../../bittorrent/errors.ts";
 import { familyOf } from "../../bittorrent/ip.ts";
-import { parseURLData } from "../../bittorrent/params.ts";
+import { type Params, parseURLData } from "../../bittorrent/params.ts";
 import type { Logger } from "../../log.ts";
 import { type MaybePromise, then } from "../../maybe.ts";
 import { Context } from "../../middleware/hook.ts";
 import type { Logic } from "../../middleware/logic.ts";
 import type { RequestObserver } from "../../metrics/metrics.ts";
 import { fullScrapeResponse, parseFullScrape, type SwarmLister } from "./full_scrape.ts";
-import { parseAnnounce, type ParseOptions, parseScrape } from "./parser.ts";
+import { clientIP, parseAnnounce, type ParseOptions, parseScrape } from "./parser.ts";
 import { Router } from "./router.ts";
 import { writeAnnounce, writeError, writeScrape } from "./writer.ts";
 
@@ -35,6 +35,11 @@ export interface HTTPFrontendOptions extends ParseOptions {
 type Action = "announce" | "scrape";
 
 const encoder = new TextEncoder();
+
+/** Longest request target parsed, in characters (8 KiB, like opentracker). */
+export const MAX_REQUEST_TARGET = 8192;
+/** The failure reason of a longer one (a client error, so never a 5xx). */
+export const ErrRequestTooLong: ClientError = new ClientError("request too long");
 
 /**
  * Answers tracker requests.
@@ -78,6 +83,15 @@ export class HTTPFrontend {
     return this.reply(writeError("internal server error"));
   }
 
+  /** The client's address as the socket or `real_ip_header` tell it, never a spoofable parameter. */
+  private source(
+    params: Params,
+    header: (name: string) => string | null,
+    remote: string,
+  ): Uint8Array | undefined {
+    return clientIP(params, header, remote, { ...this.opts, allowIPSpoofing: false }).ip ?? undefined;
+  }
+
   /** Handles one request from `remote` (the socket peer's address). Never rejects. */
   fetch(req: Request, remote: string): MaybePromise<Response> {
     const url = req.url;
@@ -92,6 +106,7 @@ export class HTTPFrontend {
       return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });
     }
     const t0 = this.opts.observe && this.opts.enableRequestTiming ? performance.now() : 0;
+    if (target.length > MAX_REQUEST_TARGET) return this.fail(ErrRequestTooLong, route.target, t0);
     try {
       if (target.length * 3 > this.scratch.length) this.scratch = new Uint8Array(target.length * 3);
       const { written } = encoder.encodeInto(target, this.scratch);
@@ -99,9 +114,11 @@ export class HTTPFrontend {
       params.route = route.params;
       const header = (name: string) => req.headers.get(name);
       const ctx = new Context();
+      ctx.protocol = "http";
       const { logic } = this.opts;
       if (route.target === "announce") {
         const announce = parseAnnounce(params, header, remote, this.opts);
+        ctx.source = announce.ipProvided ? this.source(params, header, remote) : announce.peer.ip;
         const result = then(logic.handleAnnounce(ctx, announce), (resp) => {
           const body = writeAnnounce(resp, announce.noPeerID);
           logic.afterAnnounce(ctx, announce, resp);
@@ -112,6 +129,7 @@ export class HTTPFrontend {
       }
       const full = params.infoHashes.length === 0 ? this.opts.fullScrape : undefined;
       const scrape = (full ? parseFullScrape : parseScrape)(params, header, remote, this.opts);
+      ctx.source = this.source(params, header, remote);
       const result = then(logic.handleScrape(ctx, scrape), (resp) => {
         const body = full ? undefined : writeScrape(resp);
         logic.afterScrape(ctx, scrape, resp);

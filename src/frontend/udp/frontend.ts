@@ -57,6 +57,13 @@ export interface UDPFrontendOptions extends UDPParseOptions {
 
 const wallClock: Clock = { now: () => Math.floor(Date.now() / 1000) };
 
+function udpContext(source: Uint8Array): Context {
+  const ctx = new Context();
+  ctx.protocol = "udp";
+  ctx.source = source;
+  return ctx;
+}
+
 /**
  * Answers UDP tracker packets.
  *
@@ -130,39 +137,56 @@ export class UDPFrontend {
     source: Uint8Array,
     action: number,
     tx: number,
-  ): MaybePromise<Uint8Array> {
+  ): MaybePromise<Uint8Array | null> {
     const { logic } = this.opts;
     const req = parseAnnounce(packet, source, this.opts);
-    const ctx = new Context();
-    return this.settle(
-      then(logic.handleAnnounce(ctx, req), (resp) => {
-        const reply = writeAnnounce(action, tx, resp, familyOf(req.peer.ip));
-        logic.afterAnnounce(ctx, req, resp);
-        return reply;
-      }),
-      tx,
-      action,
-    );
+    const ctx = udpContext(source);
+    try {
+      return this.settle(
+        then(logic.handleAnnounce(ctx, req), (resp) => {
+          const reply = writeAnnounce(action, tx, resp, familyOf(req.peer.ip));
+          logic.afterAnnounce(ctx, req, resp);
+          return reply;
+        }),
+        tx,
+        action,
+        ctx,
+      );
+    } catch (err) {
+      return ctx.drop ? null : this.fail(tx, err, action);
+    }
   }
 
-  private scrape(packet: Uint8Array, source: Uint8Array, tx: number): MaybePromise<Uint8Array> {
+  private scrape(packet: Uint8Array, source: Uint8Array, tx: number): MaybePromise<Uint8Array | null> {
     const { logic } = this.opts;
     const req = parseScrape(packet, source, this.opts);
-    const ctx = new Context();
-    return this.settle(
-      then(logic.handleScrape(ctx, req), (resp) => {
-        const reply = writeScrape(tx, resp);
-        logic.afterScrape(ctx, req, resp);
-        return reply;
-      }),
-      tx,
-      Action.Scrape,
-    );
+    const ctx = udpContext(source);
+    try {
+      return this.settle(
+        then(logic.handleScrape(ctx, req), (resp) => {
+          const reply = writeScrape(tx, resp);
+          logic.afterScrape(ctx, req, resp);
+          return reply;
+        }),
+        tx,
+        Action.Scrape,
+        ctx,
+      );
+    } catch (err) {
+      return ctx.drop ? null : this.fail(tx, err, Action.Scrape);
+    }
   }
 
-  /** Turns a rejection of an asynchronous reply into an error packet. */
-  private settle(reply: MaybePromise<Uint8Array>, tx: number, action: number): MaybePromise<Uint8Array> {
-    return reply instanceof Promise ? reply.catch((err) => this.fail(tx, err, action)) : reply;
+  /** Turns a rejection of an asynchronous reply into an error packet, or nothing when a hook set `drop`. */
+  private settle(
+    reply: MaybePromise<Uint8Array>,
+    tx: number,
+    action: number,
+    ctx: Context,
+  ): MaybePromise<Uint8Array | null> {
+    return reply instanceof Promise
+      ? reply.catch((err) => ctx.drop ? null : this.fail(tx, err, action))
+      : reply;
   }
 
   /** A ClientError's own message, or `internal error` (the cause is logged, never sent). */

@@ -6,7 +6,7 @@
 import { OptionsReader } from "../../config/options.ts";
 import { CoarseClock } from "../../clock.ts";
 import { registerStore } from "../store.ts";
-import { MemoryStore } from "./store.ts";
+import { MEMORY_LIMIT_DEFAULTS, MemoryStore } from "./store.ts";
 
 registerStore("memory", (config, ctx) => {
   const r = new OptionsReader(config, "storage.config", ctx.warnings);
@@ -15,12 +15,23 @@ registerStore("memory", (config, ctx) => {
   // Accepted so chihaya configs load; one JS thread needs no lock shards.
   r.uint("shard_count", 1024);
   r.duration("prometheus_reporting_interval", 1000);
+  const maxSwarms = r.uint("max_swarms", MEMORY_LIMIT_DEFAULTS.maxSwarms);
+  const maxPeersPerSwarm = r.uint("max_peers_per_swarm", MEMORY_LIMIT_DEFAULTS.maxPeersPerSwarm);
+  const maxPeers = r.uint("max_peers", MEMORY_LIMIT_DEFAULTS.maxPeers);
+  const snapshotPath = r.string("snapshot_path", "");
+  const snapshotInterval = r.duration("snapshot_interval", 0);
   r.finish();
   const clock = new CoarseClock();
   const store = new MemoryStore({
     gcInterval,
     peerLifetime,
     clock,
+    maxSwarms,
+    maxPeersPerSwarm,
+    maxPeers,
+    snapshotPath,
+    snapshotInterval,
+    log: (level, msg, fields) => ctx.log(level, msg, fields),
     onGC: (res) => {
       ctx.log("debug", "storage gc finished", { ...res });
       ctx.onGC?.(res.durationMs);

@@ -31,6 +31,15 @@ export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 30 };
 /** Geometry of IPv6 records. */
 export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 42 };
 
+/**
+ * The slab starts this large. Untouched pages of a fresh zeroed allocation take no
+ * memory, and at this size the C allocator maps them straight from the kernel and
+ * unmaps them on release, so the slab neither costs memory before it is filled nor
+ * leaves heap fragments behind each time it grows (smaller buffers are carved
+ * from the C heap, whose freed chunks stay resident).
+ */
+const SLAB_START = 48 * 1024 * 1024;
+
 /** The slab is compacted once holes exceed 1/COMPACT_WHEN of it. */
 const COMPACT_WHEN = 8;
 
@@ -72,7 +81,10 @@ export class FamilyStore {
   size = 0;
   private slab: Uint8Array;
   private top = 0;
-  private readonly free: number[][] = CLASS_SIZE.map(() => []);
+  // Free blocks of each class form a list threaded through the blocks themselves
+  // (the first 4 bytes of a free block hold the next one's offset), so holes cost
+  // no memory beyond what they already occupy. -1 ends a list.
+  private readonly freeHead = new Int32Array(CLASS_SIZE.length).fill(-1);
   private freeRecords = 0;
   private readonly indexes: (Int32Array | undefined)[] = [];
   private readonly freeIndexIDs: number[] = [];
@@ -81,7 +93,7 @@ export class FamilyStore {
   private readonly seed = (Math.random() * 2 ** 32) >>> 0;
 
   constructor(readonly layout: Layout) {
-    this.slab = new Uint8Array(1024 * layout.stride);
+    this.slab = new Uint8Array(SLAB_START);
   }
 
   // ---- swarm table ----
@@ -218,9 +230,9 @@ export class FamilyStore {
     this.keys = new Uint8Array(16 * 20);
     this.rows = new Uint32Array(16 * W);
     this.size = 0;
-    this.slab = new Uint8Array(1024 * this.layout.stride);
+    this.slab = new Uint8Array(SLAB_START);
     this.top = 0;
-    for (const f of this.free) f.length = 0;
+    this.freeHead.fill(-1);
     this.freeRecords = 0;
     this.indexes.length = 0;
     this.freeIndexIDs.length = 0;
@@ -230,8 +242,9 @@ export class FamilyStore {
 
   private alloc(cls: number): number {
     const size = CLASS_SIZE[cls];
-    const reuse = this.free[cls].pop();
-    if (reuse !== undefined) {
+    const reuse = this.freeHead[cls];
+    if (reuse >= 0) {
+      this.freeHead[cls] = this.readLink(reuse);
       this.freeRecords -= size;
       return reuse;
     }
@@ -249,9 +262,25 @@ export class FamilyStore {
     if (offset + CLASS_SIZE[cls] === this.top) {
       this.top = offset;
     } else {
-      this.free[cls].push(offset);
+      this.writeLink(offset, this.freeHead[cls]);
+      this.freeHead[cls] = offset;
       this.freeRecords += CLASS_SIZE[cls];
     }
+  }
+
+  private readLink(offset: number): number {
+    const at = offset * this.layout.stride;
+    const b = this.slab;
+    return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
+  }
+
+  private writeLink(offset: number, next: number): void {
+    const at = offset * this.layout.stride;
+    const b = this.slab;
+    b[at] = next;
+    b[at + 1] = next >> 8;
+    b[at + 2] = next >> 16;
+    b[at + 3] = next >> 24;
   }
 
   private resizeSlab(bytes: number): void {
@@ -265,17 +294,21 @@ export class FamilyStore {
    * Slides every block down over the holes, in offset order, so that the slab is
    * one packed run again and the free lists are empty. O(peers); it runs when
    * fresh records are needed while an eighth of the slab is holes, so each freed
-   * record pays for about eight moved ones.
+   * record pays for about eight moved ones. (In place: a fresh buffer would leave
+   * the old one resident until the JS garbage collector gets to it.)
    */
   compact(): void {
-    const order: number[] = [];
+    // offset × capacity + slot sorts by offset and still names the slot (< 2^53).
+    const order = new Float64Array(this.size);
+    let n = 0;
     for (let s = 0; s < this.capacity; s++) {
-      if (this.rows[s * W + META] !== 0) order.push(s);
+      if (this.rows[s * W + META] !== 0) order[n++] = this.rows[s * W + OFFSET] * this.capacity + s;
     }
-    order.sort((a, b) => this.rows[a * W + OFFSET] - this.rows[b * W + OFFSET]);
+    order.sort();
     const { stride } = this.layout;
     let to = 0;
-    for (const s of order) {
+    for (let k = 0; k < n; k++) {
+      const s = order[k] % this.capacity;
       const r = s * W;
       const from = this.rows[r + OFFSET];
       if (from !== to) {
@@ -285,11 +318,11 @@ export class FamilyStore {
       to += CLASS_SIZE[this.cls(s)];
     }
     this.top = to;
-    for (const f of this.free) f.length = 0;
+    this.freeHead.fill(-1);
     this.freeRecords = 0;
     // Written pages past the new top stay resident: hand a mostly empty slab back.
-    if (this.top * stride * 2 < this.slab.length && this.slab.length > 1024 * stride) {
-      this.resizeSlab(Math.max(1024 * stride, Math.ceil(this.top * stride * 1.25)));
+    if (this.top * stride * 2 < this.slab.length && this.slab.length > SLAB_START) {
+      this.resizeSlab(Math.max(SLAB_START, Math.ceil(this.top * stride * 1.25)));
     }
   }
 
@@ -493,6 +526,17 @@ export class FamilyStore {
         hole = p;
       }
     }
+  }
+
+  /** A view of the record at `pos` of swarm `s` (key ‖ last-seen), valid until the next change; for snapshots. */
+  record(s: number, pos: number): Uint8Array {
+    const at = this.base(s, pos);
+    return this.slab.subarray(at, at + this.layout.stride);
+  }
+
+  /** Sets the completed count of swarm `s` (restoring a snapshot). */
+  setDownloaded(s: number, n: number): void {
+    this.rows[s * W + DOWNLOADED] = n;
   }
 
   /** Bytes held by the tables and the slab (not counting free pages never written). */

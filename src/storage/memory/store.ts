@@ -10,8 +10,23 @@ import type { AddressFamily } from "../../bittorrent/ip.ts";
 import type { InfoHash, Peer } from "../../bittorrent/peer.ts";
 import type { PeerList } from "../../bittorrent/request.ts";
 import type { Clock } from "../../clock.ts";
-import type { PeerStore, StoreStats, SwarmCounts, SwarmSummary } from "../store.ts";
+import {
+  ErrSwarmFull,
+  ErrTrackerFull,
+  type PeerStore,
+  type StoreStats,
+  type SwarmCounts,
+  type SwarmSummary,
+} from "../store.ts";
+import type { ClientError } from "../../bittorrent/errors.ts";
 import { FamilyStore, LAYOUT_V4, LAYOUT_V6 } from "./family.ts";
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  readSnapshot,
+  writeSnapshot,
+  writeSnapshotSync,
+} from "./snapshot.ts";
 
 /** Settings of the memory store; durations in milliseconds. */
 export interface MemoryStoreOptions {
@@ -22,7 +37,32 @@ export interface MemoryStoreOptions {
   gcSliceSize?: number;
   /** Called after each sweep with its duration and what it removed. */
   onGC?: (result: GCResult) => void;
+  /** Most swarms (both families together); unlimited when omitted. */
+  maxSwarms?: number;
+  /** Most peers in one swarm; unlimited when omitted. */
+  maxPeersPerSwarm?: number;
+  /** Most peers over all swarms; unlimited when omitted. */
+  maxPeers?: number;
+  /** Where swarms are saved at stop (and every `snapshotInterval`) and loaded from at start. */
+  snapshotPath?: string;
+  /** Milliseconds between periodic snapshots; 0 or omitted: only at stop. */
+  snapshotInterval?: number;
+  /** Told about snapshot loads, writes and failures. */
+  log?: (level: "info" | "error", msg: string, fields?: Record<string, unknown>) => void;
 }
+
+/**
+ * Defaults of the memory limits, sized for a 1 GiB host. A peer costs at most
+ * about 63 bytes (a 42-byte IPv6 record with size-class slack and holes) plus its
+ * share of a per-swarm index, a swarm about 120 bytes while the table doubles, so
+ * the worst case is roughly 4M × 63 + 4M × 16 + 1M × 120 ≈ 440 MB, leaving room
+ * for the runtime (about 100 MB) and the rest of the tracker.
+ */
+export const MEMORY_LIMIT_DEFAULTS = {
+  maxSwarms: 1_000_000,
+  maxPeersPerSwarm: 250_000,
+  maxPeers: 4_000_000,
+} as const;
 
 export type { GCResult };
 
@@ -50,9 +90,78 @@ export class MemoryStore implements PeerStore {
   private stopped = false;
   private readonly gc: SweepSchedule;
 
+  private snapshotTimer: ReturnType<typeof setInterval> | undefined;
+  private snapshotting = false;
+
   constructor(private readonly options: MemoryStoreOptions) {
     this.gc = new SweepSchedule(options.gcInterval, () => this.sweep(), { onResult: options.onGC });
     this.gc.start();
+    if (options.snapshotPath) {
+      this.loadSnapshot(options.snapshotPath);
+      if (options.snapshotInterval) {
+        this.snapshotTimer = setInterval(() => void this.snapshotNow(), options.snapshotInterval);
+      }
+    }
+  }
+
+  /**
+   * Loads the snapshot at `path`, dropping peers last seen a peer lifetime ago or
+   * earlier. A missing file is fine; an unreadable or corrupt one is reported and
+   * skipped (the store starts empty).
+   */
+  private loadSnapshot(path: string): void {
+    const log = this.options.log ?? (() => {});
+    try {
+      const bytes = readSnapshot(path);
+      if (bytes === undefined) return;
+      const cutoff = this.options.clock.now() - Math.floor(this.options.peerLifetime / 1000);
+      const fams = [this.v4, this.v6];
+      const decoded = decodeSnapshot(bytes, fams.map((f) => f.layout.stride));
+      let peers = 0;
+      decoded.forEach((swarms, i) => {
+        const fam = fams[i];
+        const { stride, key } = fam.layout;
+        for (const sw of swarms) {
+          let s = -1;
+          for (let pos = 0, at = 0; at < sw.records.length; pos++, at += stride) {
+            const r = sw.records;
+            const seen =
+              (r[at + key] | (r[at + key + 1] << 8) | (r[at + key + 2] << 16) | (r[at + key + 3] << 24)) >>>
+              0;
+            if (seen <= cutoff) continue;
+            if (s < 0) s = fam.swarmOrCreate(sw.infoHash);
+            if (fam.find(s, r.subarray(at, at + key)) >= 0) continue;
+            const seeder = pos < sw.seeders;
+            fam.add(s, r.subarray(at, at + key), seeder, seen);
+            if (seeder) this.seederTotal++;
+            else this.leecherTotal++;
+            peers++;
+          }
+          if (s >= 0) fam.setDownloaded(s, sw.downloaded);
+        }
+      });
+      log("info", "storage snapshot loaded", { path, swarms: this.v4.size + this.v6.size, peers });
+    } catch (err) {
+      this.v4.clear();
+      this.v6.clear();
+      this.seederTotal = 0;
+      this.leecherTotal = 0;
+      log("error", "storage snapshot is unreadable; starting empty", { path, error: (err as Error).message });
+    }
+  }
+
+  /** Writes a snapshot now, off the event loop's disk wait; resolves when it is on disk. */
+  async snapshotNow(): Promise<void> {
+    const path = this.options.snapshotPath;
+    if (path === undefined || path === "" || this.stopped || this.snapshotting) return;
+    this.snapshotting = true;
+    try {
+      await writeSnapshot(path, encodeSnapshot([this.v4, this.v6]), () => !this.stopped);
+    } catch (err) {
+      this.options.log?.("error", "storage snapshot failed", { path, error: (err as Error).message });
+    } finally {
+      this.snapshotting = false;
+    }
   }
 
   private family(peer: Peer): FamilyStore {
@@ -71,13 +180,44 @@ export class MemoryStore implements PeerStore {
     return key;
   }
 
+  /**
+   * Whether an announce by `peer` may be stored: a peer already in the swarm always
+   * is (a refresh adds nothing); a new one needs room under `maxPeers` and
+   * `maxPeersPerSwarm`, and a new swarm room under `maxSwarms`. Returns true or
+   * the client error to answer with.
+   */
+  admits(ih: InfoHash, peer: Peer): true | ClientError {
+    this.assertRunning();
+    const fam = this.family(peer);
+    const s = fam.swarm(ih);
+    const refused = this.refusal(fam, s);
+    if (refused === undefined) return true;
+    // Full: a peer already stored may still refresh (looked up only now, off the usual path).
+    return s >= 0 && fam.find(s, this.keyOf(peer)) >= 0 ? true : refused;
+  }
+
+  /** Why a new peer cannot join swarm `s` (-1: a new swarm), or undefined when it can. */
+  private refusal(fam: FamilyStore, s: number): ClientError | undefined {
+    const o = this.options;
+    if (this.seederTotal + this.leecherTotal >= (o.maxPeers ?? Infinity)) return ErrTrackerFull;
+    if (s < 0) return this.v4.size + this.v6.size >= (o.maxSwarms ?? Infinity) ? ErrTrackerFull : undefined;
+    return fam.count(s) >= (o.maxPeersPerSwarm ?? Infinity) ? ErrSwarmFull : undefined;
+  }
+
   private put(ih: InfoHash, peer: Peer, seeder: boolean, completed: boolean): void {
     this.assertRunning();
     const fam = this.family(peer);
-    const s = fam.swarmOrCreate(ih);
     const key = this.keyOf(peer);
+    let s = fam.swarm(ih);
+    let pos = s < 0 ? -1 : fam.find(s, key);
+    // The hard bound: announces answered before the store filled up are dropped
+    // here (the response path asked `admits` first, so this is rare).
+    if (pos < 0 && this.refusal(fam, s) !== undefined) return;
+    if (s < 0) {
+      s = fam.swarmOrCreate(ih);
+      pos = -1;
+    }
     const now = this.options.clock.now();
-    const pos = fam.find(s, key);
     const wasSeeder = pos >= 0 && pos < fam.seeders(s);
     if (completed && !wasSeeder) fam.addDownloaded(s);
     if (pos >= 0 && wasSeeder === seeder) {
@@ -260,6 +400,20 @@ export class MemoryStore implements PeerStore {
   }
 
   stop(): void {
+    if (this.stopped) return;
+    clearInterval(this.snapshotTimer);
+    const path = this.options.snapshotPath;
+    if (path) {
+      try {
+        writeSnapshotSync(path, encodeSnapshot([this.v4, this.v6]));
+        this.options.log?.("info", "storage snapshot written", {
+          path,
+          peers: this.seederTotal + this.leecherTotal,
+        });
+      } catch (err) {
+        this.options.log?.("error", "storage snapshot failed", { path, error: (err as Error).message });
+      }
+    }
     this.stopped = true;
     void this.gc.stop(); // a sweep under way sees `stopped` and ends at its next slice
     this.v4.clear();
