@@ -13,21 +13,25 @@
  * `recvmmsg`/`sendmmsg` transport on Linux; without it UDP runs on
  * `Deno.listenDatagram`, and `udp.transport: ffi` refuses to start.
  *
+ * The same file runs on Bun (`bun main.ts --config ...`, or a `bun build --compile`
+ * binary): `src/runtime.ts` and `src/frontend/bindings.ts` pick the runtime's APIs
+ * (`Bun.serve`, `node:dgram`; no FFI transport).
+ *
  * @module
  */
+import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 import denoJson from "./deno.json" with { type: "json" };
 import { parseDuration } from "./src/config/duration.ts";
 import { loadConfig, parseHostPort } from "./src/config/load.ts";
 import type { Config } from "./src/config/types.ts";
 import { runE2E } from "./src/e2e.ts";
-import { serveHTTP } from "./src/frontend/http/deno.ts";
-import { listenUDP } from "./src/frontend/udp/deno.ts";
-import { selectUDPTransport } from "./src/frontend/udp/select.ts";
+import { bindings } from "./src/frontend/bindings.ts";
 import { Logger } from "./src/log.ts";
 import { TrackerMetrics } from "./src/metrics/metrics.ts";
 import { hookNames } from "./src/middleware/hook.ts";
 import { storeNames } from "./src/storage/store.ts";
+import { runtime as proc, type Signal } from "./src/runtime.ts";
 import { type BoundAddress, type Runtime, Tracker } from "./src/tracker.ts";
 
 const HELP = `hayate ${denoJson.version}: a BitTorrent tracker (chihaya-compatible)
@@ -59,44 +63,33 @@ Options:
   --debug, --json, --nocolors as for the tracker
 `;
 
-const encoder = new TextEncoder();
-
 function makeLogger(flags: { json: boolean; debug: boolean; nocolors: boolean }): Logger {
   return new Logger({
     json: flags.json,
     debug: flags.debug,
-    colors: !flags.nocolors && Deno.stderr.isTerminal(),
-    sink: (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
+    colors: !flags.nocolors && proc.isTerminal(),
+    sink: (line) => proc.writeStderr(line + "\n"),
   });
 }
 
-/** One datagram out, the first reply back (for `e2e`). */
-async function udpExchange(
-  host: string,
-  port: number,
-  packet: Uint8Array,
-  timeoutMs: number,
-): Promise<Uint8Array> {
-  const sock = Deno.listenDatagram({
-    transport: "udp",
-    hostname: host.includes(":") ? "::" : "0.0.0.0",
-    port: 0,
-  });
-  const timer = setTimeout(() => sock.close(), timeoutMs);
-  try {
-    await sock.send(packet, { transport: "udp", hostname: host, port });
-    const [reply] = await sock.receive(new Uint8Array(2048));
-    return reply;
-  } catch (err) {
-    throw new Error(`no UDP reply from ${host}:${port} within ${timeoutMs} ms (${(err as Error).message})`);
-  } finally {
+/** One datagram out, the first reply back (for `e2e`); node:dgram, so Deno and Bun alike. */
+function udpExchange(host: string, port: number, packet: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  const sock = createSocket(host.includes(":") ? "udp6" : "udp4");
+  const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
+  const fail = (why: string) =>
+    reject(new Error(`no UDP reply from ${host}:${port} within ${timeoutMs} ms (${why})`));
+  const timer = setTimeout(() => fail("timed out"), timeoutMs);
+  sock.on("error", (err) => fail(err.message));
+  sock.once("message", (reply) => resolve(new Uint8Array(reply)));
+  sock.send(packet, port, host, (err) => err && fail(err.message));
+  return promise.finally(() => {
     clearTimeout(timer);
     try {
       sock.close();
     } catch {
-      // closed by the timeout
+      // already closed
     }
-  }
+  });
 }
 
 async function e2e(args: string[]): Promise<number> {
@@ -146,10 +139,10 @@ async function e2e(args: string[]): Promise<number> {
 
 /** Reads and validates the config file; throws with a message naming the key and line. */
 async function readConfig(path: string, log: Logger): Promise<Config> {
-  const text = await Deno.readTextFile(path);
+  const text = await proc.readTextFile(path);
   const { config, warnings } = loadConfig(text, {
     path,
-    env: Deno.env.toObject(),
+    env: proc.env(),
     knownStores: storeNames(),
     knownHooks: hookNames(),
   });
@@ -216,9 +209,9 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const log = makeLogger(flags);
-  const runtime: Runtime = { serveHTTP, listenUDP, selectUDP: selectUDPTransport };
+  const runtime: Runtime = bindings;
   // One set of metrics for the process: counters survive reloads.
-  const metrics = new TrackerMetrics({ version: denoJson.version, memory: () => Deno.memoryUsage() });
+  const metrics = new TrackerMetrics({ version: denoJson.version, memory: () => proc.memoryUsage() });
   metrics.startSampling();
 
   let tracker: Tracker;
@@ -246,7 +239,7 @@ async function main(args: string[]): Promise<number> {
    */
   const reload = async (signal: string): Promise<void> => {
     log.info("reloading config", { signal, config: flags.config });
-    if (signal === "SIGUSR1") {
+    if (signal === "SIGUSR1" && proc.name === "deno") {
       log.warn(
         "SIGUSR1 also makes Deno (2.9.2 and later) open its inspector on 127.0.0.1:9229 for local users; " +
           "reload with SIGHUP instead",
@@ -280,27 +273,27 @@ async function main(args: string[]): Promise<number> {
         tracker = await Tracker.start(config, { runtime, log, store, metrics });
       } catch (again) {
         log.error("failed to restore the previous config; exiting", { error: (again as Error).message });
-        Deno.exit(1);
+        proc.exit(1);
       }
     }
   };
   // Reloads run one after another, exactly one per signal received.
   let reloading = Promise.resolve();
   for (const s of ["SIGUSR1", "SIGHUP"] as const) {
-    Deno.addSignalListener(s, () => {
+    proc.onSignal(s, () => {
       reloading = reloading.then(() => reload(s));
     });
   }
 
   const { promise: stopping, resolve } = Promise.withResolvers<string>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, () => resolve(s));
+  const signals: Signal[] = ["SIGINT", "SIGTERM"];
+  for (const s of signals) proc.onSignal(s, () => resolve(s));
   const signal = await stopping;
   log.info("shutting down", { signal });
   // A second signal, or a shutdown that hangs, must not keep the process alive.
   const deadline = setTimeout(() => {
     log.error("shutdown took too long; exiting");
-    Deno.exit(1);
+    proc.exit(1);
   }, 5000);
   await reloading;
   await tracker.stop();
@@ -310,4 +303,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) proc.exit(await main(proc.args));

@@ -24,8 +24,11 @@ import "./middleware/drivers.ts";
 
 /** The UDP transport a runtime picked for `udp.transport`. */
 export interface UDPTransportChoice {
-  /** What serves UDP: `deno` (`Deno.listenDatagram` or a runtime's own) or `ffi` (batched libc calls). */
-  transport: "ffi" | "deno";
+  /**
+   * What serves UDP: `deno` (`Deno.listenDatagram` or a runtime's own), `dgram`
+   * (`node:dgram`, on Bun) or `ffi` (batched libc calls).
+   */
+  transport: "ffi" | "deno" | "dgram";
   /** Why it was picked, for the log line. */
   reason: string;
   listen(opts: ListenUDPOptions): Promise<UDPListener>;

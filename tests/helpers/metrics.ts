@@ -2,10 +2,10 @@
 import { udpConfig as baseUDPConfig } from "./tracker.ts";
 import { createSocket } from "node:dgram";
 import type { Config, UDPConfig } from "../../src/config/types.ts";
-import { serveHTTP } from "../../src/frontend/http/deno.ts";
-import { listenUDP } from "../../src/frontend/udp/deno.ts";
+import { listenUDP, serveHTTP } from "../../src/frontend/bindings.ts";
 import { type Logger, silentLogger } from "../../src/log.ts";
 import { TrackerMetrics } from "../../src/metrics/metrics.ts";
+import { runtime } from "../../src/runtime.ts";
 import { Tracker } from "../../src/tracker.ts";
 import { httpConfig, testConfig } from "./tracker.ts";
 
@@ -55,7 +55,7 @@ export function udpConfig(over: Partial<UDPConfig> = {}): UDPConfig {
 
 /** HTTP + UDP + metrics on loopback; `base(protocol)` gives URLs. */
 export async function startWithMetrics(over: Partial<Config> = {}, log: Logger = silentLogger) {
-  const metrics = new TrackerMetrics({ version: "9.9.9-test", memory: () => Deno.memoryUsage() });
+  const metrics = new TrackerMetrics({ version: "9.9.9-test", memory: () => runtime.memoryUsage() });
   const config = testConfig({
     metricsAddr: "127.0.0.1:0",
     http: httpConfig({ enableRequestTiming: true }),

@@ -1,7 +1,7 @@
 /** Starts a real tracker in-process on ephemeral loopback ports for black-box tests. */
 import type { Config, HTTPConfig, UDPConfig } from "../../src/config/types.ts";
-import { serveHTTP } from "../../src/frontend/http/deno.ts";
-import { listenUDP } from "../../src/frontend/udp/deno.ts";
+// The running runtime's sockets: Deno.serve/Deno.listenDatagram, or Bun.serve/node:dgram.
+import { listenUDP, serveHTTP } from "../../src/frontend/bindings.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
 

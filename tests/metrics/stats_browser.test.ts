@@ -6,7 +6,8 @@
 import { test } from "node:test";
 import process from "node:process";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { escapeBytes, id20 } from "../helpers/fixtures.ts";
@@ -16,14 +17,13 @@ const candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/
 const chromium = candidates.find((p) => existsSync(p));
 
 /** Runs chromium without blocking the event loop (the tracker under test must keep answering). */
-async function browser(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cmd = new Deno.Command(chromium!, { args, stdout: "piped", stderr: "piped" });
-  const out = await cmd.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function browser(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(chromium!, args, { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === "number" ? err.code : 1;
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 test("stats page renders its numbers in headless Chromium", {
@@ -57,7 +57,7 @@ test("stats page renders its numbers in headless Chromium", {
     const shot = await browser([...common, `--screenshot=${png}`, url]);
     assert.ok(existsSync(png), `no screenshot: ${shot.stderr.slice(-2000)}`);
     const bytes = readFileSync(png);
-    if (process.env.HAYATE_KEEP_SCREENSHOT) Deno.copyFileSync(png, process.env.HAYATE_KEEP_SCREENSHOT);
+    if (process.env.HAYATE_KEEP_SCREENSHOT) copyFileSync(png, process.env.HAYATE_KEEP_SCREENSHOT);
     assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], "a PNG");
     const width = bytes.readUInt32BE(16), height = bytes.readUInt32BE(20);
     assert.equal(width, 1200);

@@ -156,6 +156,7 @@ let loaded: Loaded | undefined;
  * ```
  */
 export function ffiUnavailable(): string | null {
+  if (typeof Deno === "undefined") return "the runtime is not Deno (the transport uses Deno.dlopen)";
   if (Deno.build.os !== "linux") return `the OS is ${Deno.build.os}, not linux`;
   if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
     return `the CPU is ${Deno.build.arch}, not x86_64 or aarch64`;

@@ -1,8 +1,9 @@
 /**
- * The UDP tracker over real sockets: Tracker.start with the Deno runtime, and
- * node:dgram clients on 127.0.0.1 and ::1. Every case runs on both transports:
- * `deno` (Deno.listenDatagram) and `ffi` (recvmmsg/sendmmsg), the latter skipped
- * with its reason where FFI is unavailable.
+ * The UDP tracker over real sockets: Tracker.start with the running runtime's
+ * bindings, and node:dgram clients on 127.0.0.1 and ::1. Every case runs on both
+ * transports: `deno` (the runtime's socket: Deno.listenDatagram, or node:dgram on
+ * Bun) and `ffi` (recvmmsg/sendmmsg), the latter skipped with its reason where FFI
+ * is unavailable (always on Bun).
  */
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
@@ -10,11 +11,10 @@ import { after, before, describe, it } from "node:test";
 import { parseIP } from "../../../src/bittorrent/ip.ts";
 import { toHex } from "../../../src/bittorrent/peer.ts";
 import type { Config, UDPConfig } from "../../../src/config/types.ts";
-import { serveHTTP } from "../../../src/frontend/http/deno.ts";
+import { listenUDP, selectUDPTransport, serveHTTP } from "../../../src/frontend/bindings.ts";
 import { ConnectionIDs } from "../../../src/frontend/udp/connection_id.ts";
-import { listenUDP, type ListenUDPOptions, type UDPListener } from "../../../src/frontend/udp/deno.ts";
+import type { ListenUDPOptions, UDPListener } from "../../../src/frontend/udp/deno.ts";
 import { ffiUnavailable, listenUDPFFI } from "../../../src/frontend/udp/ffi.ts";
-import { selectUDPTransport } from "../../../src/frontend/udp/select.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { Tracker } from "../../../src/tracker.ts";
 import { udpConfig } from "../../helpers/tracker.ts";

@@ -198,7 +198,9 @@ describe("UDP transport selection", () => {
     assert.equal(selectUDPTransport("deno").transport, "deno");
   });
 
-  it("falls back to deno on auto and refuses ffi without --allow-ffi", async () => {
+  it("falls back to deno on auto and refuses ffi without --allow-ffi", {
+    skip: typeof Deno === "undefined" ? "Deno only: runs a `deno run` subprocess without --allow-ffi" : false,
+  }, async () => {
     const script = await Deno.makeTempFile({ suffix: ".ts" });
     try {
       const select = new URL("../../../src/frontend/udp/select.ts", import.meta.url).href;

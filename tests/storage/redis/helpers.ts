@@ -2,8 +2,7 @@
 import { createSocket } from "node:dgram";
 import { decode } from "../../../src/bittorrent/bencode.ts";
 import type { Config } from "../../../src/config/types.ts";
-import { serveHTTP } from "../../../src/frontend/http/deno.ts";
-import { listenUDP } from "../../../src/frontend/udp/deno.ts";
+import { listenUDP, serveHTTP } from "../../../src/frontend/bindings.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { Tracker } from "../../../src/tracker.ts";
 import { escapeBytes, id20 } from "../../helpers/fixtures.ts";

@@ -3,18 +3,14 @@
  * persistence, and kills it at the end. Tests skip with {@link redisSkip} when
  * the binary is missing.
  */
-import { createServer } from "node:net";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { connect, createServer } from "node:net";
 
 const INSTALL = "redis-server is not installed: apt-get install redis-server";
 
 function installed(): boolean {
-  try {
-    const out = new Deno.Command("redis-server", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync();
-    return out.success;
-  } catch {
-    return false;
-  }
+  const out = spawnSync("redis-server", ["--version"], { stdio: "ignore" });
+  return out.error === undefined && out.status === 0;
 }
 
 /** `false` when redis-server can run, else the skip message (for `test(name, { skip })`). */
@@ -33,25 +29,23 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function ping(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    try {
-      await conn.write(new TextEncoder().encode("PING\r\n"));
-      const buf = new Uint8Array(64);
-      const n = await conn.read(buf);
-      return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return false;
-  }
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const conn = connect({ host: "127.0.0.1", port });
+    const done = (ok: boolean) => {
+      conn.destroy();
+      resolve(ok);
+    };
+    conn.setTimeout(1000, () => done(false));
+    conn.once("error", () => done(false));
+    conn.once("connect", () => conn.write("PING\r\n"));
+    conn.once("data", (buf: Uint8Array) => done(new TextDecoder().decode(buf).startsWith("+PONG")));
+  });
 }
 
 /** A running redis-server; `stop` kills it, `start` brings it back on the same port. */
 export class RedisServer {
-  private child: Deno.ChildProcess | undefined;
+  private child: { proc: ChildProcess; exited: Promise<void> } | undefined;
 
   private constructor(readonly port: number) {}
 
@@ -68,11 +62,16 @@ export class RedisServer {
 
   async start(): Promise<void> {
     if (this.child !== undefined) return;
-    this.child = new Deno.Command("redis-server", {
-      args: ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const proc = spawn(
+      "redis-server",
+      ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+      { stdio: "ignore" },
+    );
+    const exited = new Promise<void>((resolve) => {
+      proc.once("exit", () => resolve());
+      proc.once("error", () => resolve());
+    });
+    this.child = { proc, exited };
     const deadline = Date.now() + 10_000;
     while (!(await ping(this.port))) {
       if (Date.now() > deadline) {
@@ -88,11 +87,13 @@ export class RedisServer {
     const child = this.child;
     if (child === undefined) return;
     this.child = undefined;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already gone
+    if (child.proc.exitCode === null && child.proc.signalCode === null) {
+      try {
+        child.proc.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
     }
-    await child.status;
+    await child.exited;
   }
 }

@@ -1,0 +1,38 @@
+/**
+ * The socket bindings of the runtime this process runs on: `Deno.serve` and
+ * `Deno.listenDatagram` (plus the FFI transport) on Deno, `Bun.serve` and
+ * `node:dgram` on Bun. `main.ts` and the black-box tests start trackers with
+ * {@link bindings}; the per-runtime modules can still be imported directly.
+ *
+ * @example
+ * ```ts
+ * import { bindings } from "./src/frontend/bindings.ts";
+ * const tracker = await Tracker.start(config, { runtime: bindings, log });
+ * ```
+ *
+ * @module
+ */
+import { isBun } from "../runtime.ts";
+import type { Runtime } from "../tracker.ts";
+import * as bunHTTP from "./http/bun.ts";
+import * as denoHTTP from "./http/deno.ts";
+import * as bunUDP from "./udp/bun.ts";
+import * as denoUDP from "./udp/deno.ts";
+import { selectUDPTransport as selectDeno } from "./udp/select.ts";
+
+export type { HTTPListener, ServeOptions } from "./http/deno.ts";
+export type { ListenUDPOptions, UDPListener } from "./udp/deno.ts";
+
+/** `Deno.serve` or `Bun.serve`. */
+export const serveHTTP: Runtime["serveHTTP"] = isBun ? bunHTTP.serveHTTP : denoHTTP.serveHTTP;
+
+/** The runtime's own datagram socket: `Deno.listenDatagram` or `node:dgram` on Bun. */
+export const listenUDP: NonNullable<Runtime["listenUDP"]> = isBun ? bunUDP.listenUDP : denoUDP.listenUDP;
+
+/** `udp.transport` for this runtime: ffi/deno/auto on Deno; node:dgram, no ffi, on Bun. */
+export const selectUDPTransport: NonNullable<Runtime["selectUDP"]> = isBun
+  ? bunUDP.selectUDPTransport
+  : selectDeno;
+
+/** Everything `Tracker.start` needs from the runtime. */
+export const bindings: Runtime = { serveHTTP, listenUDP, selectUDP: selectUDPTransport };
