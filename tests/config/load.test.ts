@@ -5,7 +5,14 @@ import { loadConfig, type LoadOptions, parseHostPort } from "../../src/config/lo
 import { ConfigError, OptionsReader } from "../../src/config/options.ts";
 
 const STORES = ["memory", "redis"];
-const HOOKS = ["jwt", "client approval", "torrent approval", "interval variation", "fixed peers"];
+const HOOKS = [
+  "jwt",
+  "client approval",
+  "torrent approval",
+  "interval variation",
+  "fixed peers",
+  "rate limit",
+];
 
 function load(text: string, opts: Partial<LoadOptions> = {}) {
   return loadConfig(text, { path: "config.yaml", ...opts });
@@ -579,7 +586,7 @@ test("hooks: an empty prehooks: (as in chihaya's example) is an empty list", () 
 test("hooks: an unknown name lists the known ones", () => {
   fails(
     cfg(`  prehooks:\n    - name: client aproval\n`),
-    /^prehooks\[0\]\.name: middleware driver with that name does not exist: "client aproval"; did you mean "client approval"\?; known: "jwt", "client approval", .*"fixed peers" \(config\.yaml:6\)$/,
+    /^prehooks\[0\]\.name: middleware driver with that name does not exist: "client aproval"; did you mean "client approval"\?; known: "jwt", "client approval", .*"rate limit" \(config\.yaml:6\)$/,
     { knownHooks: HOOKS },
   );
 });
@@ -783,6 +790,13 @@ test("config.example.yaml loads with zero warnings", () => {
     peer_lifetime: "31m",
     shard_count: 1024,
     prometheus_reporting_interval: "1s",
+    max_swarms: 1000000,
+    max_peers_per_swarm: 250000,
+    max_peers: 4000000,
+    snapshot_path: "",
+    snapshot_interval: "0s",
+    preferred_ipv4_subnet_mask_bits_set: 0,
+    preferred_ipv6_subnet_mask_bits_set: 0,
   });
   assert.deepEqual(config.prehooks, []);
   assert.deepEqual(config.posthooks, []);

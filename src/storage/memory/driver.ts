@@ -20,6 +20,9 @@ registerStore("memory", (config, ctx) => {
   const maxPeers = r.uint("max_peers", MEMORY_LIMIT_DEFAULTS.maxPeers);
   const snapshotPath = r.string("snapshot_path", "");
   const snapshotInterval = r.duration("snapshot_interval", 0);
+  // The names of chihaya's removed `memorybysubnet` store, so its configs carry over.
+  const preferredIPv4SubnetBits = r.uint("preferred_ipv4_subnet_mask_bits_set", 0, { max: 32 });
+  const preferredIPv6SubnetBits = r.uint("preferred_ipv6_subnet_mask_bits_set", 0, { max: 128 });
   r.finish();
   const clock = new CoarseClock();
   const store = new MemoryStore({
@@ -31,6 +34,8 @@ registerStore("memory", (config, ctx) => {
     maxPeers,
     snapshotPath,
     snapshotInterval,
+    preferredIPv4SubnetBits,
+    preferredIPv6SubnetBits,
     log: (level, msg, fields) => ctx.log(level, msg, fields),
     onGC: (res) => {
       ctx.log("debug", "storage gc finished", { ...res });

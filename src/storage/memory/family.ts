@@ -457,6 +457,49 @@ export class FamilyStore {
     return added;
   }
 
+  /**
+   * Like {@link pick}, but only peers whose address does (`same` true) or does not
+   * share the first `bits` bits with `ip`. Looks at no more than `window` positions
+   * from a random start, so a preference never costs a scan of a huge swarm: in
+   * swarms larger than the window, same-subnet peers are preferred among the
+   * `window` looked at.
+   */
+  pickSubnet(
+    s: number,
+    from: number,
+    to: number,
+    want: number,
+    skip: number,
+    out: PeerList,
+    ip: Uint8Array,
+    bits: number,
+    same: boolean,
+    window: number,
+  ): number {
+    const size = to - from;
+    if (size <= 0 || want <= 0) return 0;
+    const { stride, entry } = this.layout;
+    const start = this.base(s, 0);
+    const whole = bits >> 3;
+    const mask = (0xff00 >> (bits & 7)) & 0xff;
+    let pos = from + Math.floor(Math.random() * size);
+    let added = 0;
+    for (let seen = 0; seen < size && seen < window && added < want; seen++) {
+      if (pos !== skip) {
+        const at = start + pos * stride;
+        let match = true;
+        for (let i = 0; i < whole && match; i++) match = this.slab[at + i] === ip[i];
+        if (match && mask !== 0) match = ((this.slab[at + whole] ^ ip[whole]) & mask) === 0;
+        if (match === same) {
+          out.pushPacked(this.slab, at, at + entry);
+          added++;
+        }
+      }
+      if (++pos === to) pos = from;
+    }
+    return added;
+  }
+
   private move(s: number, from: number, to: number): void {
     const { stride } = this.layout;
     if (this.indexID(s) !== 0) {

@@ -37,6 +37,13 @@ export interface MemoryStoreOptions {
   gcSliceSize?: number;
   /** Called after each sweep with its duration and what it removed. */
   onGC?: (result: GCResult) => void;
+  /**
+   * Subnet preference: peers whose address shares this many leading bits with the
+   * announcer's come first. 0 or omitted: off.
+   */
+  preferredIPv4SubnetBits?: number;
+  /** The same for IPv6 announcers. */
+  preferredIPv6SubnetBits?: number;
   /** Most swarms (both families together); unlimited when omitted. */
   maxSwarms?: number;
   /** Most peers in one swarm; unlimited when omitted. */
@@ -68,6 +75,9 @@ export type { GCResult };
 
 const EMPTY: SwarmCounts = Object.freeze({ complete: 0, incomplete: 0, downloaded: 0 });
 
+/** Positions one subnet-preferring pick looks at, at most (so the cost stays O(numwant)-like). */
+const SUBNET_WINDOW = 4096;
+
 /**
  * Peers in memory.
  *
@@ -93,7 +103,12 @@ export class MemoryStore implements PeerStore {
   private snapshotTimer: ReturnType<typeof setInterval> | undefined;
   private snapshotting = false;
 
+  private readonly subnetBits4: number;
+  private readonly subnetBits6: number;
+
   constructor(private readonly options: MemoryStoreOptions) {
+    this.subnetBits4 = Math.min(32, Math.max(0, options.preferredIPv4SubnetBits ?? 0));
+    this.subnetBits6 = Math.min(128, Math.max(0, options.preferredIPv6SubnetBits ?? 0));
     this.gc = new SweepSchedule(options.gcInterval, () => this.sweep(), { onResult: options.onGC });
     this.gc.start();
     if (options.snapshotPath) {
@@ -279,9 +294,38 @@ export class MemoryStore implements PeerStore {
     const self = fam.find(s, this.keyOf(announcer));
     const seeders = fam.seeders(s);
     const count = fam.count(s);
+    const bits = announcer.ip.length === 4 ? this.subnetBits4 : this.subnetBits6;
+    if (bits > 0) return this.announceBySubnet(fam, s, seeder, numWant, self, announcer.ip, bits, out);
     if (seeder) return fam.pick(s, seeders, count, numWant, self, out);
     const fromSeeders = fam.pick(s, 0, seeders, numWant, self, out);
     return fromSeeders + fam.pick(s, seeders, count, numWant - fromSeeders, self, out);
+  }
+
+  /**
+   * Subnet preference (chihaya's removed `memorybysubnet`): a seeder gets
+   * same-subnet leechers, then other leechers; a leecher gets same-subnet seeders,
+   * same-subnet leechers, other seeders, other leechers.
+   */
+  private announceBySubnet(
+    fam: FamilyStore,
+    s: number,
+    seeder: boolean,
+    numWant: number,
+    self: number,
+    ip: Uint8Array,
+    bits: number,
+    out: PeerList,
+  ): number {
+    const seeders = fam.seeders(s);
+    const count = fam.count(s);
+    const ranges = seeder ? [[seeders, count]] : [[0, seeders], [seeders, count]];
+    let added = 0;
+    for (const same of [true, false]) {
+      for (const [from, to] of ranges) {
+        added += fam.pickSubnet(s, from, to, numWant - added, self, out, ip, bits, same, SUBNET_WINDOW);
+      }
+    }
+    return added;
   }
 
   scrapeSwarm(ih: InfoHash, family: AddressFamily): SwarmCounts {
