@@ -1,11 +1,10 @@
 /**
  * Black-box helpers for the middleware tests: a tracker with HTTP and UDP on
- * 127.0.0.1, an HTTP announce/scrape client and a small UDP client.
+ * 127.0.0.1, an HTTP announce/scrape client, and the shared UDP client.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { createSocket, type Socket } from "node:dgram";
 import { decode } from "../../src/bittorrent/bencode.ts";
 import { formatIP } from "../../src/bittorrent/ip.ts";
 import type { Config, HookConfig, UDPConfig } from "../../src/config/types.ts";
@@ -14,14 +13,6 @@ import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
 import { escapeBytes } from "../helpers/fixtures.ts";
 import { httpConfig, testConfig, udpConfig as baseUDPConfig } from "../helpers/tracker.ts";
-import {
-  type AnnounceFields,
-  announcePacket,
-  connectPacket,
-  readReply,
-  type Reply,
-  scrapePacket,
-} from "../frontend/udp/packets.ts";
 
 /** The `udp:` block the tests use. */
 export function udpConfig(over: Partial<UDPConfig> = {}): UDPConfig {
@@ -126,77 +117,4 @@ export async function httpScrape(
   return { files: body.files as Dict };
 }
 
-/** A UDP client on 127.0.0.1 that matches replies by transaction ID and retransmits. */
-export class UDPClient {
-  private readonly received: Uint8Array[] = [];
-  private waiters: (() => void)[] = [];
-  private nextTx = 1;
-
-  private constructor(private readonly socket: Socket, private readonly port: number) {
-    socket.on("message", (msg) => {
-      this.received.push(new Uint8Array(msg));
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  /** Opens a socket on 127.0.0.1 talking to the tracker's `port`. */
-  static open(port: number): Promise<UDPClient> {
-    const socket = createSocket("udp4");
-    return new Promise((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(0, "127.0.0.1", () => resolve(new UDPClient(socket, port)));
-    });
-  }
-
-  private async waitFor(tx: number, from: number, ms: number): Promise<Uint8Array | null> {
-    const deadline = Date.now() + ms;
-    for (let i = from;; i++) {
-      while (i >= this.received.length) {
-        const left = deadline - Date.now();
-        if (left <= 0) return null;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, left);
-          this.waiters.push(resolve);
-        });
-        clearTimeout(timer);
-      }
-      const r = this.received[i];
-      if (r.length >= 8 && new DataView(r.buffer, r.byteOffset).getUint32(4) === tx) return r;
-    }
-  }
-
-  /** Sends `packet` with a fresh transaction ID and decodes the reply. */
-  async request(packet: Uint8Array): Promise<Reply> {
-    const tx = (this.nextTx++ * 0x9e3779b1) >>> 0;
-    new DataView(packet.buffer, packet.byteOffset).setUint32(12, tx);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const from = this.received.length;
-      await new Promise<void>((resolve, reject) =>
-        this.socket.send(packet, this.port, "127.0.0.1", (err) => (err ? reject(err) : resolve()))
-      );
-      const reply = await this.waitFor(tx, from, 1000);
-      if (reply !== null) return readReply(reply);
-    }
-    throw new Error("no reply");
-  }
-
-  async connect(): Promise<Uint8Array> {
-    const r = await this.request(connectPacket());
-    assert.equal(r.action, 0);
-    return r.connectionID!;
-  }
-
-  /** An announce (action 1); error replies come back with `message` set. */
-  async announce(fields: AnnounceFields): Promise<Reply> {
-    return this.request(announcePacket({ connectionID: await this.connect(), ...fields }));
-  }
-
-  async scrape(hashes: Uint8Array[]): Promise<Reply> {
-    return this.request(scrapePacket(await this.connect(), hashes));
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
-  }
-}
+export { UDPClient } from "../helpers/udp_client.ts";

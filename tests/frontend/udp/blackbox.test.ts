@@ -6,10 +6,8 @@
  * is unavailable (always on Bun).
  */
 import assert from "node:assert/strict";
-import { createSocket, type Socket } from "node:dgram";
 import { after, before, describe, it } from "node:test";
 import { parseIP } from "../../../src/bittorrent/ip.ts";
-import { toHex } from "../../../src/bittorrent/peer.ts";
 import type { Config, UDPConfig } from "../../../src/config/types.ts";
 import { listenUDP, selectUDPTransport, serveHTTP } from "../../../src/frontend/bindings.ts";
 import { ConnectionIDs } from "../../../src/frontend/udp/connection_id.ts";
@@ -18,17 +16,8 @@ import { ffiUnavailable, listenUDPFFI } from "../../../src/frontend/udp/ffi.ts";
 import { silentLogger } from "../../../src/log.ts";
 import { Tracker } from "../../../src/tracker.ts";
 import { udpConfig } from "../../helpers/tracker.ts";
-import {
-  type AnnounceFields,
-  announcePacket,
-  bytes20,
-  connectPacket,
-  hex,
-  readReply,
-  type Reply,
-  scrapePacket,
-  urlDataOption,
-} from "./packets.ts";
+import { UDPClient } from "../../helpers/udp_client.ts";
+import { announcePacket, bytes20, connectPacket, hex, scrapePacket, urlDataOption } from "./packets.ts";
 
 const KEY = "black box key";
 
@@ -66,98 +55,6 @@ const transports: {
   },
 ];
 
-/** A UDP client that matches replies to requests by transaction ID. */
-class Client {
-  /** Every datagram received, in order. */
-  readonly received: Uint8Array[] = [];
-  private waiters: (() => void)[] = [];
-  private nextTx = 1;
-
-  private constructor(private readonly socket: Socket, readonly host: string, readonly port: number) {
-    socket.on("message", (msg) => {
-      this.received.push(new Uint8Array(msg));
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  static open(family: 4 | 6, host: string, port: number): Promise<Client> {
-    const socket = createSocket(family === 4 ? "udp4" : "udp6");
-    return new Promise((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(0, family === 4 ? "127.0.0.1" : "::1", () => resolve(new Client(socket, host, port)));
-    });
-  }
-
-  tx(): number {
-    return (this.nextTx++ * 0x9e3779b1) >>> 0;
-  }
-
-  send(packet: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.socket.send(packet, this.port, this.host, (err) => (err ? reject(err) : resolve()))
-    );
-  }
-
-  /** The first datagram at or after index `from` whose tx is `tx`, within `ms`. */
-  private async waitFor(tx: number, from: number, ms: number): Promise<Uint8Array | null> {
-    const deadline = Date.now() + ms;
-    for (let i = from;; i++) {
-      while (i >= this.received.length) {
-        const left = deadline - Date.now();
-        if (left <= 0) return null;
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, left);
-          this.waiters.push(resolve);
-        });
-        clearTimeout(timer);
-      }
-      const r = this.received[i];
-      if (r.length >= 8 && new DataView(r.buffer, r.byteOffset).getUint32(4) === tx) return r;
-    }
-  }
-
-  /** Sends `packet` with a fresh tx and returns the reply's bytes; retransmits like a client. */
-  async raw(packet: Uint8Array): Promise<Uint8Array> {
-    const tx = this.tx();
-    new DataView(packet.buffer, packet.byteOffset).setUint32(12, tx);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const from = this.received.length;
-      await this.send(packet);
-      const reply = await this.waitFor(tx, from, 1000);
-      if (reply !== null) return reply;
-    }
-    throw new Error("no reply");
-  }
-
-  async request(packet: Uint8Array, peerSize = 6): Promise<Reply> {
-    return readReply(await this.raw(packet), peerSize);
-  }
-
-  async connect(): Promise<Uint8Array> {
-    const r = await this.request(connectPacket());
-    assert.equal(r.action, 0);
-    return r.connectionID!;
-  }
-
-  async announce(fields: AnnounceFields, peerSize = 6): Promise<Reply> {
-    return this.request(announcePacket({ connectionID: await this.connect(), ...fields }), peerSize);
-  }
-
-  /** Asserts `packet` gets no reply: a connect sent after it is answered first. */
-  async expectDropped(packet: Uint8Array): Promise<void> {
-    const from = this.received.length;
-    await this.send(packet);
-    await this.connect();
-    const replies = this.received.slice(from);
-    assert.equal(replies.length, 1, `dropped packet ${toHex(packet.subarray(0, 16))} was answered`);
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => this.socket.close(() => resolve()));
-  }
-}
-
 function clientFamily(host: string): 4 | 6 {
   return host.includes(":") ? 6 : 4;
 }
@@ -171,15 +68,15 @@ for (const { transport, listen, skip } of transports) {
 
     describe(`UDP tracker (${transport}) on ${addr}`, { skip }, () => {
       let tracker: Tracker;
-      let a: Client;
-      let b: Client;
+      let a: UDPClient;
+      let b: UDPClient;
       before(async () => {
         tracker = await start(trackerConfig(transport, addr));
         const bound = tracker.address("udp")!;
         assert.equal(bound.hostname, host);
         assert.ok(bound.port > 0);
-        a = await Client.open(family, host, bound.port);
-        b = await Client.open(family, host, bound.port);
+        a = await UDPClient.open(host, bound.port);
+        b = await UDPClient.open(host, bound.port);
       });
       after(async () => {
         await a.close();
@@ -321,8 +218,8 @@ for (const { transport, listen, skip } of transports) {
       const tracker = await start(trackerConfig(transport, ":0"));
       const { hostname, port } = tracker.address("udp")!;
       assert.equal(hostname, "::");
-      const v4 = await Client.open(4, "127.0.0.1", port);
-      const v6 = await Client.open(6, "::1", port);
+      const v4 = await UDPClient.open("127.0.0.1", port);
+      const v6 = await UDPClient.open("::1", port);
       try {
         const id = await v4.connect();
         const now = new DataView(id.buffer).getUint32(0);
@@ -378,7 +275,7 @@ for (const { transport, listen, skip } of transports) {
         },
         onError: (err) => errors.push(err),
       });
-      const c = await Client.open(4, "127.0.0.1", l.port);
+      const c = await UDPClient.open("127.0.0.1", l.port);
       try {
         await c.send(Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0]));
         const echo = (first: number) => {
