@@ -4,50 +4,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { decode } from "../src/bittorrent/bencode.ts";
+import { exited, runCLI, startCLI } from "./helpers/cli.ts";
 import { isBun } from "../src/runtime.ts";
 import { escapeBytes, id20 } from "./helpers/fixtures.ts";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-// The runtime running the tests runs the CLI too.
-const deno = process.execPath;
-const args = isBun
-  ? [join(root, "main.ts")]
-  : ["run", "--allow-net", "--allow-read", "--allow-env", join(root, "main.ts")];
-
-function run(extra: string[]) {
-  return spawnSync(deno, [...args, ...extra], { cwd: root, encoding: "utf8", timeout: 30_000 });
-}
-
-/** Starts the CLI and resolves with the HTTP port once it logs that it listens. */
-function start(
-  config: string,
-  extra: string[] = [],
-): Promise<{ child: ChildProcess; port: number; logs: string[] }> {
-  const child = spawn(deno, [...args, "--config", config, ...extra], { cwd: root });
-  const logs: string[] = [];
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${logs.join("")}`)), 20_000);
-    child.stderr!.on("data", (chunk: Uint8Array) => {
-      logs.push(new TextDecoder().decode(chunk));
-      const m = logs.join("").match(/http frontend listening.*?127\.0\.0\.1:(\d+)/);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ child, port: Number(m[1]), logs });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`exited ${code}:\n${logs.join("")}`)));
-  });
-}
-
-function exited(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.on("exit", (code) => resolve(code)));
-}
+const run = runCLI;
+const start = startCLI;
 
 const CONFIG = `chihaya:
   announce_interval: 30m
@@ -226,8 +192,7 @@ test("cli: e2e passes against a running tracker and fails against a wrong port",
     const { child, port, logs } = await start(path);
     const done = exited(child);
     const udpPort = Number((await waitLog(logs, /udp frontend listening.*?127\.0\.0\.1:(\d+)/))[1]);
-    const ok = spawnSync(deno, [
-      ...args,
+    const ok = runCLI([
       "e2e",
       "--httpaddr",
       `http://127.0.0.1:${port}/announce`,
@@ -235,7 +200,7 @@ test("cli: e2e passes against a running tracker and fails against a wrong port",
       `udp://127.0.0.1:${udpPort}`,
       "--delay",
       "50ms",
-    ], { cwd: root, encoding: "utf8", timeout: 30_000 });
+    ]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stderr, /e2e: passed protocol=http/);
     assert.match(ok.stderr, /e2e: passed protocol=udp/);
@@ -246,8 +211,7 @@ test("cli: e2e passes against a running tracker and fails against a wrong port",
     assert.doesNotMatch(logs.join(""), /DEBUG|msg=request|INFO request/, "no request lines without --debug");
 
     // The tracker is gone: its port now refuses connections.
-    const bad = spawnSync(deno, [
-      ...args,
+    const bad = runCLI([
       "e2e",
       "--httpaddr",
       `http://127.0.0.1:${port}/announce`,
@@ -255,7 +219,7 @@ test("cli: e2e passes against a running tracker and fails against a wrong port",
       "",
       "--delay",
       "0s",
-    ], { cwd: root, encoding: "utf8", timeout: 30_000 });
+    ]);
     assert.equal(bad.status, 1, bad.stderr);
     assert.match(bad.stderr, /e2e: failed protocol=http/);
   } finally {

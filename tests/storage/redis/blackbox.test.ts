@@ -1,23 +1,74 @@
 /**
- * Two hayate trackers on different ports share one Redis (and one UDP
+ * Two hayate processes on different ports share one Redis (and one UDP
  * `private_key`): a peer announced to A is returned by B, over HTTP and UDP, and
  * a UDP connection ID from A is accepted by B.
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { RedisServer, redisSkip } from "./server.ts";
-import { eventually, httpAnnounce, redisTrackerConfig, startTracker, UDPClient } from "./helpers.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { exited, startCLI } from "../../helpers/cli.ts";
+import { eventually, httpAnnounce, UDPClient } from "./helpers.ts";
 
 const server = redisSkip === false ? await RedisServer.start() : undefined;
 after(() => server?.stop());
 
+/** One hayate process on `storage` (its own `deno run main.ts`), on ephemeral loopback ports. */
+async function startProcess(
+  dir: string,
+  name: string,
+  storage: { redis_broker: string; key_prefix: string },
+) {
+  const path = join(dir, `${name}.yaml`);
+  writeFileSync(
+    path,
+    `chihaya:
+  announce_interval: 30m
+  http:
+    addr: "127.0.0.1:0"
+    announce_routes: ["/announce"]
+    scrape_routes: ["/scrape"]
+  udp:
+    addr: "127.0.0.1:0"
+    private_key: "one key for the cluster"
+    transport: deno
+  storage:
+    name: redis
+    config:
+      redis_broker: "${storage.redis_broker}"
+      key_prefix: "${storage.key_prefix}"
+`,
+  );
+  const running = await startCLI(path, [], true);
+  const ports = { http: running.port, udp: running.udpPort! };
+  return {
+    address: (protocol: "http" | "https" | "udp") =>
+      protocol === "https" ? undefined : { protocol, hostname: "127.0.0.1", port: ports[protocol] },
+    async stop() {
+      const done = exited(running.child);
+      process.kill(running.child.pid!, "SIGTERM");
+      assert.equal(await done, 0, running.logs.join(""));
+    },
+  };
+}
+
+/** Two tracker processes on one Redis and one UDP key. */
 async function pair() {
+  const dir = mkdtempSync(join(tmpdir(), "hayate-redis-pair-"));
   const storage = { redis_broker: server!.url, key_prefix: `bb${Math.random().toString(36).slice(2)}:` };
-  const a = await startTracker(redisTrackerConfig(storage, "one key for the cluster"));
-  const b = await startTracker(redisTrackerConfig(storage, "one key for the cluster"));
+  const [a, b] = await Promise.all([startProcess(dir, "a", storage), startProcess(dir, "b", storage)]);
   assert.notEqual(a.address("http")!.port, b.address("http")!.port);
   assert.notEqual(a.address("udp")!.port, b.address("udp")!.port);
-  return { a, b, stop: () => Promise.all([a.stop(), b.stop()]) };
+  return {
+    a,
+    b,
+    stop: async () => {
+      await Promise.all([a.stop(), b.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 test("redis black box: a peer announced to A over HTTP is returned by B", { skip: redisSkip }, async () => {

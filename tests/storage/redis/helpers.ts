@@ -23,14 +23,14 @@ export function startTracker(config: Config): Promise<Tracker> {
 }
 
 /** The HTTP base URL of a tracker. */
-export function httpBase(t: Tracker): string {
+export function httpBase(t: Pick<Tracker, "address">): string {
   const a = t.address("http")!;
   return `http://${a.hostname}:${a.port}`;
 }
 
 /** One HTTP announce; the decoded reply (a `failure reason` is a string field). */
 export async function httpAnnounce(
-  t: Tracker,
+  t: Pick<Tracker, "address">,
   o: { ih: string; id: string; port: number; left?: number },
 ): Promise<{ failure?: string; ports: number[] }> {
   const url =
