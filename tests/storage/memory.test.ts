@@ -118,3 +118,42 @@ test("memory: random operations agree with a simple model (swarm table, blocks, 
     store.stop();
   });
 });
+
+test("memory: GC yields inside a large swarm, and announces made meanwhile stay correct", async () => {
+  const clock = new ManualClock();
+  const store = new MemoryStore({ gcInterval: 3_600_000, peerLifetime: 60_000, clock, gcSliceSize: 500 });
+  const ih = new Uint8Array(20).fill(9);
+  const peerOf = (i: number) => ({
+    id: Uint8Array.from({ length: 20 }, (_, k) => (k < 4 ? (i >> (k * 8)) & 255 : 3)),
+    ip: new Uint8Array([10, (i >> 16) & 255, (i >> 8) & 255, i & 255]),
+    port: 1000 + (i % 50_000),
+  });
+  const OLD = 50_000;
+  for (let i = 0; i < OLD; i++) (i % 2 ? store.putSeeder : store.putLeecher).call(store, ih, peerOf(i));
+  clock.advance(61);
+  // While the sweep yields: fresh peers arrive, and some old ones refresh or stop.
+  let fresh = 0;
+  let longest = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+    for (let k = 0; k < 50; k++) store.putLeecher(ih, peerOf(OLD + fresh++));
+    store.putSeeder(ih, peerOf(fresh)); // refreshed: must survive
+    store.deleteLeecher(ih, peerOf(fresh * 2 + 1));
+  }, 0);
+  const res = await store.collectGarbage();
+  clearInterval(timer);
+  assert.ok(fresh > 0, "announces ran while the sweep yielded");
+  for (let i = 0; i < fresh; i++) assert.equal(store.hasPeer(ih, peerOf(OLD + i)), true, `fresh peer ${i}`);
+  const { seeders, leechers } = store.stats();
+  assert.ok(seeders + leechers >= fresh);
+  assert.ok(res.peersRemoved > 0 && res.peersRemoved <= OLD);
+  assert.ok(longest < 100, `the event loop was held ${longest.toFixed(0)} ms`);
+  // Whatever was not refreshed is gone after a second sweep at a later time.
+  clock.advance(61);
+  await store.collectGarbage();
+  assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
+  store.stop();
+});

@@ -414,13 +414,28 @@ export class MemoryStore implements PeerStore {
           s++;
           continue;
         }
-        const scanned = fam.count(s);
-        for (let pos = scanned - 1; pos >= 0; pos--) {
+        const slot = s;
+        for (let pos = fam.count(s) - 1; pos >= 0; pos--) {
           // Going down, every record that removeAt moves has been looked at already.
           if (fam.seen(s, pos) <= cutoff) {
             this.removePeer(fam, s, pos);
             peersRemoved++;
           }
+          if (--budget > 0) continue;
+          // A large swarm yields mid-way too. While we wait, announces may move this
+          // swarm to another slot or delete it, and add or remove its peers: find it
+          // again by infohash and carry on from the same position or the new end.
+          budget = slice;
+          const ih = fam.infoHash(s);
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          if (this.stopped) break;
+          s = fam.swarm(ih);
+          if (s < 0) break;
+          pos = Math.min(pos, fam.count(s));
+        }
+        if (s < 0 || this.stopped) {
+          s = slot;
+          continue;
         }
         if (fam.count(s) === 0) {
           fam.deleteSwarm(s); // a later swarm may shift into slot s: look at it again
@@ -428,8 +443,7 @@ export class MemoryStore implements PeerStore {
         } else {
           s++;
         }
-        budget -= scanned + 1;
-        if (budget <= 0) {
+        if (--budget <= 0) {
           budget = slice;
           await new Promise((resolve) => setTimeout(resolve, 0));
         }
