@@ -307,71 +307,45 @@ function medianFigures(runs: Figures[]): Figures | undefined {
   };
 }
 
-async function udpRuns(udpload: string, port: number): Promise<Figures | undefined> {
+/** Runs one generator REPEATS times on CPU 1 and returns the median of the runs that worked. */
+async function repeatedRuns(
+  label: string,
+  command: string[],
+  timeoutMs: number,
+  env?: Record<string, string>,
+): Promise<Figures | undefined> {
   const runs: Figures[] = [];
   for (let i = 0; i < REPEATS; i++) {
-    const r = await run(
-      "taskset",
-      [
-        "-c",
-        "1",
-        udpload,
-        "-H",
-        HOST,
-        "-p",
-        String(port),
-        "-d",
-        String(DURATION),
-        "-w",
-        String(WARMUP),
-        ...WORKLOAD,
-      ],
-      (DURATION + WARMUP + 30) * 1000,
-    );
+    const r = await run("taskset", ["-c", "1", ...command], timeoutMs, env);
     const f = parseFigures(r.stdout);
     if (f === null || r.timedOut) {
       console.error(
-        `  udpload failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
+        `  ${command[0]} failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
       );
       continue;
     }
-    console.error(`  udp run ${i + 1}: ${r.stdout.match(LINE)![0]}`);
+    console.error(`  ${label} run ${i + 1}: ${r.stdout.match(LINE)![0]}`);
     runs.push(f);
   }
   return medianFigures(runs);
 }
 
-async function httpRuns(port: number, hashes: string): Promise<Figures | undefined> {
-  const runs: Figures[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const r = await run(
-      "taskset",
-      [
-        "-c",
-        "1",
-        "wrk",
-        "-t1",
-        "-c64",
-        `-d${DURATION}s`,
-        "--latency",
-        "-s",
-        `${BENCH}/httpload.lua`,
-        `http://${HOST}:${port}`,
-      ],
-      (DURATION + 30) * 1000,
-      { HASHES: hashes },
-    );
-    const f = parseFigures(r.stdout);
-    if (f === null || r.timedOut) {
-      console.error(
-        `  wrk failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
-      );
-      continue;
-    }
-    console.error(`  http run ${i + 1}: ${r.stdout.match(LINE)![0]}`);
-    runs.push(f);
-  }
-  return medianFigures(runs);
+function udpRuns(udpload: string, port: number): Promise<Figures | undefined> {
+  const args = ["-H", HOST, "-p", String(port), "-d", String(DURATION), "-w", String(WARMUP), ...WORKLOAD];
+  return repeatedRuns("udp", [udpload, ...args], (DURATION + WARMUP + 30) * 1000);
+}
+
+function httpRuns(port: number, hashes: string): Promise<Figures | undefined> {
+  const args = [
+    "-t1",
+    "-c64",
+    `-d${DURATION}s`,
+    "--latency",
+    "-s",
+    `${BENCH}/httpload.lua`,
+    `http://${HOST}:${port}`,
+  ];
+  return repeatedRuns("http", ["wrk", ...args], (DURATION + 30) * 1000, { HASHES: hashes });
 }
 
 /** Starts one system, measures it, stops it. */
