@@ -3,6 +3,9 @@ import { parseIP } from "../../src/bittorrent/ip.ts";
 import type { Peer } from "../../src/bittorrent/peer.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { MemoryStore } from "../../src/storage/memory/store.ts";
+import { silentLogger } from "../../src/log.ts";
+import { Logic } from "../../src/middleware/logic.ts";
+import type { PeerStore } from "../../src/storage/store.ts";
 
 const te = new TextEncoder();
 
@@ -62,3 +65,15 @@ export const CLIENT_ID_VECTORS: [string, string][] = [
   ["346------SDFknl33408", "346---"],
   ["QVOD0054ABFFEDCCDEDB", "QVOD00"],
 ];
+
+/** The chain with no hooks on `store`: 30m / 15m intervals, silent log. */
+export function bareLogic(store: PeerStore): Logic {
+  return new Logic({
+    announceInterval: 1_800_000,
+    minAnnounceInterval: 900_000,
+    store,
+    prehooks: [],
+    posthooks: [],
+    log: silentLogger,
+  });
+}

@@ -1,21 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ManualClock } from "../../../src/clock.ts";
 import { HTTPFrontend, MAX_REQUEST_TARGET } from "../../../src/frontend/http/frontend.ts";
 import { silentLogger } from "../../../src/log.ts";
-import { Logic } from "../../../src/middleware/logic.ts";
-import { MemoryStore } from "../../../src/storage/memory/store.ts";
+import { bareLogic, memoryStore } from "../../helpers/fixtures.ts";
 
 test("http hygiene: a request target over 8 KiB is refused unparsed, one at the cap is parsed", async () => {
-  const store = new MemoryStore({ gcInterval: 3_600_000, peerLifetime: 1_800_000, clock: new ManualClock() });
-  const logic = new Logic({
-    announceInterval: 1_800_000,
-    minAnnounceInterval: 900_000,
-    store,
-    prehooks: [],
-    posthooks: [],
-    log: silentLogger,
-  });
+  const { store } = memoryStore();
+  const logic = bareLogic(store);
   const http = new HTTPFrontend({
     allowIPSpoofing: false,
     realIPHeader: "",
