@@ -6,8 +6,10 @@
  */
 import type { Config, UDPTransport } from "./config/types.ts";
 import { parseHostPort } from "./config/load.ts";
-import { HTTPFrontend } from "./frontend/http/frontend.ts";
-import type { HTTPListener, ServeOptions } from "./frontend/http/deno.ts";
+import { ErrRequestTooLong, HTTPFrontend } from "./frontend/http/frontend.ts";
+import type { HTTPListener, ListenTCPOptions, ServeOptions } from "./frontend/http/deno.ts";
+import { HTTPServer } from "./frontend/http/server.ts";
+import { writeError } from "./frontend/http/writer.ts";
 import type { ListenUDPOptions, UDPListener } from "./frontend/udp/deno.ts";
 import { UDPFrontend } from "./frontend/udp/frontend.ts";
 import type { Logger } from "./log.ts";
@@ -36,7 +38,10 @@ export interface UDPTransportChoice {
 
 /** The sockets a runtime offers the tracker. */
 export interface Runtime {
+  /** A fetch-style server: the metrics endpoints, and the tracker's HTTP where `listenTCP` is absent. */
   serveHTTP(opts: ServeOptions): Promise<HTTPListener>;
+  /** Raw TCP/TLS streams for hayate's own HTTP server (connection caps, slowloris timeouts). */
+  listenTCP?(opts: ListenTCPOptions): Promise<HTTPListener>;
   /** Needed only when the config has a `udp:` block (and `selectUDP` is absent). */
   listenUDP?(opts: ListenUDPOptions): Promise<UDPListener>;
   /**
@@ -201,22 +206,45 @@ export class Tracker {
           observe,
           fullScrape: http.allowFullScrape && swarms ? (family) => swarms(family) : undefined,
         });
-        const handler = frontend.fetch.bind(frontend);
         const onError = (err: unknown) => log.error("http server error", { error: err });
         const binds: { protocol: "http" | "https"; addr: string }[] = [];
         if (http.addr !== "") binds.push({ protocol: "http", addr: http.addr });
         if (http.httpsAddr !== "") binds.push({ protocol: "https", addr: http.httpsAddr });
         for (const b of binds) {
           const { hostname, port } = parseHostPort(b.addr);
-          const l = await runtime.serveHTTP({
+          const where = {
             hostname: hostname === "" ? "0.0.0.0" : hostname,
             port,
             tls: b.protocol === "https"
               ? { certPath: http.tlsCertPath, keyPath: http.tlsKeyPath }
               : undefined,
-            handler,
             onError,
-          });
+          };
+          let l: HTTPListener;
+          if (runtime.listenTCP !== undefined) {
+            const server = new HTTPServer({
+              ...http,
+              keepAlive: http.enableKeepalive,
+              handler: (head, remote) => frontend.answer(head, remote),
+              tooLong: writeError(ErrRequestTooLong.message),
+              onError,
+            });
+            const socket = await runtime.listenTCP({
+              ...where,
+              accept: (s, remote) => server.accept(s, remote),
+            })
+              .catch(async (err) => {
+                await server.close();
+                throw err;
+              });
+            l = {
+              hostname: socket.hostname,
+              port: socket.port,
+              close: () => socket.close().then(() => server.close()),
+            };
+          } else {
+            l = await runtime.serveHTTP({ ...where, handler: (req, remote) => frontend.fetch(req, remote) });
+          }
           listeners.push(l);
           addresses.push({ protocol: b.protocol, hostname: l.hostname, port: l.port });
           log.info("http frontend listening", { protocol: b.protocol, addr: `${l.hostname}:${l.port}` });

@@ -188,3 +188,19 @@ export function isUsableIP(ip: Uint8Array): boolean {
   for (let i = 0; i < 16; i++) if (ip[i] !== 0) return true;
   return false;
 }
+
+/**
+ * The key that per-address limits count under: the address for IPv4, its /64 for
+ * IPv6 (one subscriber usually holds a whole /64).
+ *
+ * @example
+ * ```ts
+ * addressKey(parseIP("2001:db8::1")!) === addressKey(parseIP("2001:db8::2")!); // true
+ * ```
+ */
+export function addressKey(ip: Uint8Array): string {
+  const n = ip.length === 4 ? 4 : 8;
+  let s = "";
+  for (let i = 0; i < n; i++) s += String.fromCharCode(ip[i]);
+  return s;
+}

@@ -115,21 +115,28 @@ function isInfoHashKey(data: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
+/** `src[from, to)` as a string of one character per byte. */
+export function latin1(src: Uint8Array, from: number, to: number): string {
+  let s = "";
+  for (let i = from; i < to; i++) s += String.fromCharCode(src[i]);
+  return s;
+}
+
 /**
  * Parses `path?query` bytes (src[from, to)). The query is split on `&` and `;`;
  * empty segments are skipped and a segment without `=` has the value `""`.
- * Throws {@link ErrInvalidQueryEscape} or {@link ErrInvalidInfoHash}.
+ * Throws {@link ErrInvalidQueryEscape} or {@link ErrInvalidInfoHash}. A caller that
+ * already has the path as a string passes it as `path`.
  *
  * @example
  * ```ts
  * const p = parseURLData(new TextEncoder().encode("/announce?info_hash=%01%02..."));
  * ```
  */
-export function parseURLData(src: Uint8Array, from = 0, to = src.length): Params {
+export function parseURLData(src: Uint8Array, from = 0, to = src.length, path?: string): Params {
   let q = from;
   while (q < to && src[q] !== 0x3f) q++;
-  let path = "";
-  for (let i = from; i < q; i++) path += String.fromCharCode(src[i]);
+  path ??= latin1(src, from, q);
   const data = allocBytes(Math.max(0, to - q - 1));
   const spans: number[] = [];
   const infoHashes: InfoHash[] = [];

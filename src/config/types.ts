@@ -27,6 +27,10 @@ export interface HTTPConfig {
   readTimeout: number;
   writeTimeout: number;
   idleTimeout: number;
+  /** `max_connections` (hayate only): open HTTP connections in all; more are closed at accept. */
+  maxConnections: number;
+  /** `max_connections_per_ip` (hayate only): open connections per address, IPv6 per /64. */
+  maxConnectionsPerIP: number;
   enableKeepalive: boolean;
   enableRequestTiming: boolean;
   announceRoutes: string[];

@@ -20,7 +20,7 @@ import * as bunUDP from "./udp/bun.ts";
 import * as denoUDP from "./udp/deno.ts";
 import { selectUDPTransport as selectDeno } from "./udp/select.ts";
 
-export type { HTTPListener, ServeOptions } from "./http/deno.ts";
+export type { HTTPListener, ListenTCPOptions, ServeOptions } from "./http/deno.ts";
 export type { ListenUDPOptions, UDPListener } from "./udp/deno.ts";
 
 /** `Deno.serve` or `Bun.serve`. */
@@ -34,5 +34,8 @@ export const selectUDPTransport: NonNullable<Runtime["selectUDP"]> = isBun
   ? bunUDP.selectUDPTransport
   : selectDeno;
 
+/** Raw TCP streams for hayate's own HTTP server: Deno's (Bun serves the tracker through `Bun.serve`). */
+export const listenTCP: Runtime["listenTCP"] = isBun ? undefined : denoHTTP.listenTCP;
+
 /** Everything `Tracker.start` needs from the runtime. */
-export const bindings: Runtime = { serveHTTP, listenUDP, selectUDP: selectUDPTransport };
+export const bindings: Runtime = { serveHTTP, listenTCP, listenUDP, selectUDP: selectUDPTransport };

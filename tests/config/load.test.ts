@@ -187,6 +187,8 @@ test("http: defaults as chihaya", () => {
     readTimeout: 2_000,
     writeTimeout: 2_000,
     idleTimeout: 30_000,
+    maxConnections: 16384,
+    maxConnectionsPerIP: 256,
     enableKeepalive: false,
     enableRequestTiming: false,
     announceRoutes: ["/announce"],
@@ -307,6 +309,8 @@ test("http: every key is read", () => {
     read_timeout: 5s
     write_timeout: 6s
     idle_timeout: 1m
+    max_connections: 1000
+    max_connections_per_ip: 10
     enable_keepalive: yes
     enable_request_timing: true
     announce_routes: ["/announce", "/announce/:passkey"]
@@ -327,6 +331,8 @@ test("http: every key is read", () => {
     readTimeout: 5_000,
     writeTimeout: 6_000,
     idleTimeout: 60_000,
+    maxConnections: 1000,
+    maxConnectionsPerIP: 10,
     enableKeepalive: true, // YAML 1.1 "yes", as chihaya's yaml.v2 reads it
     enableRequestTiming: true,
     announceRoutes: ["/announce", "/announce/:passkey"],

@@ -1,7 +1,7 @@
 /** Starts a real tracker in-process on ephemeral loopback ports for black-box tests. */
 import type { Config, HTTPConfig, UDPConfig } from "../../src/config/types.ts";
-// The running runtime's sockets: Deno.serve/Deno.listenDatagram, or Bun.serve/node:dgram.
-import { listenUDP, serveHTTP } from "../../src/frontend/bindings.ts";
+// The running runtime's sockets: Deno.listen/Deno.serve/Deno.listenDatagram, or Bun.serve/node:dgram.
+import { listenTCP, listenUDP, serveHTTP } from "../../src/frontend/bindings.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
 
@@ -15,6 +15,8 @@ export function httpConfig(over: Partial<HTTPConfig> = {}): HTTPConfig {
     readTimeout: 2000,
     writeTimeout: 2000,
     idleTimeout: 30_000,
+    maxConnections: 16384,
+    maxConnectionsPerIP: 256,
     enableKeepalive: true,
     enableRequestTiming: false,
     announceRoutes: ["/announce"],
@@ -62,7 +64,10 @@ export function testConfig(over: Partial<Config> = {}): Config {
 
 /** Starts the tracker; `url(protocol)` gives the base URL of a bound frontend. */
 export async function startTracker(config: Config) {
-  const tracker = await Tracker.start(config, { runtime: { serveHTTP, listenUDP }, log: silentLogger });
+  const tracker = await Tracker.start(config, {
+    runtime: { serveHTTP, listenTCP, listenUDP },
+    log: silentLogger,
+  });
   return {
     tracker,
     url(protocol: "http" | "https" = "http"): string {

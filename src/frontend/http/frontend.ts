@@ -7,7 +7,7 @@
  */
 import { ClientError, isClientError } from "../../bittorrent/errors.ts";
 import { familyOf } from "../../bittorrent/ip.ts";
-import { type Params, parseURLData } from "../../bittorrent/params.ts";
+import { latin1, type Params, parseURLData } from "../../bittorrent/params.ts";
 import type { Logger } from "../../log.ts";
 import { type MaybePromise, then } from "../../maybe.ts";
 import { Context } from "../../middleware/hook.ts";
@@ -16,6 +16,7 @@ import type { RequestObserver } from "../../metrics/metrics.ts";
 import { fullScrapeResponse, parseFullScrape, type SwarmLister } from "./full_scrape.ts";
 import { clientIP, parseAnnounce, type ParseOptions, parseScrape } from "./parser.ts";
 import { Router } from "./router.ts";
+import type { RequestHead } from "./wire.ts";
 import { writeAnnounce, writeError, writeScrape } from "./writer.ts";
 
 /** Settings of the HTTP frontend (the `http:` block) and what it serves through. */
@@ -47,6 +48,8 @@ export const ErrRequestTooLong: ClientError = new ClientError("request too long"
  * @example
  * ```ts
  * const http = new HTTPFrontend({ ...options, logic, log });
+ * const server = new HTTPServer({ ...limits, handler: (head, remote) => http.answer(head, remote) });
+ * // or in any fetch-style server:
  * Deno.serve((req, info) => http.fetch(req, info.remoteAddr.hostname));
  * ```
  */
@@ -76,11 +79,11 @@ export class HTTPFrontend {
     );
   }
 
-  private fail(err: unknown, action: Action, t0 = 0): Response {
+  private fail(err: unknown, action: Action, t0 = 0): Uint8Array {
     this.done(action, 0, err, t0);
-    if (isClientError(err)) return this.reply(writeError(err.message));
+    if (isClientError(err)) return writeError(err.message);
     this.opts.log.error("request failed", { protocol: "http", action, error: err });
-    return this.reply(writeError("internal server error"));
+    return writeError("internal server error");
   }
 
   /** The client's address as the socket or `real_ip_header` tell it, never a spoofable parameter. */
@@ -92,27 +95,56 @@ export class HTTPFrontend {
     return clientIP(params, header, remote, { ...this.opts, allowIPSpoofing: false }).ip ?? undefined;
   }
 
-  /** Handles one request from `remote` (the socket peer's address). Never rejects. */
+  /**
+   * Answers a request that hayate's own server parsed ({@link HTTPServer}): bencode
+   * bytes for a `200 OK`, or a Response. Never rejects.
+   */
+  answer(head: RequestHead, remote: string): MaybePromise<Uint8Array | Response> {
+    return this.handle(head.buf, head.targetStart, head.targetEnd, head.get, head.lookup, remote);
+  }
+
+  /**
+   * Answers a Web `Request` from `remote` (the socket peer's address), for any
+   * fetch-style server (`Deno.serve`, `Bun.serve`). Never rejects.
+   */
   fetch(req: Request, remote: string): MaybePromise<Response> {
     const url = req.url;
     // The request target starts at the first "/" after the scheme's "//".
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const target = start < 0 ? "/" : url.slice(start);
-    const q = target.indexOf("?");
-    const path = q < 0 ? target : target.slice(0, q);
+    if (target.length * 3 > this.scratch.length) this.scratch = new Uint8Array(target.length * 3);
+    const { written } = encoder.encodeInto(target, this.scratch);
+    const reply = this.handle(
+      this.scratch,
+      0,
+      written,
+      req.method === "GET",
+      (n) => req.headers.get(n),
+      remote,
+    );
+    return then(reply, (r) => r instanceof Uint8Array ? this.reply(r) : r);
+  }
+
+  /** Routes and answers the request target `buf[from, to)`. */
+  private handle(
+    buf: Uint8Array,
+    from: number,
+    to: number,
+    get: boolean,
+    header: (name: string) => string | null,
+    remote: string,
+  ): MaybePromise<Uint8Array | Response> {
+    let q = from;
+    while (q < to && buf[q] !== 0x3f) q++;
+    const path = latin1(buf, from, q);
     const route = this.router.match(path);
     if (route === undefined) return new Response("404 page not found\n", { status: 404 });
-    if (req.method !== "GET") {
-      return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });
-    }
+    if (!get) return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });
     const t0 = this.opts.observe && this.opts.enableRequestTiming ? performance.now() : 0;
-    if (target.length > MAX_REQUEST_TARGET) return this.fail(ErrRequestTooLong, route.target, t0);
+    if (to - from > MAX_REQUEST_TARGET) return this.fail(ErrRequestTooLong, route.target, t0);
     try {
-      if (target.length * 3 > this.scratch.length) this.scratch = new Uint8Array(target.length * 3);
-      const { written } = encoder.encodeInto(target, this.scratch);
-      const params = parseURLData(this.scratch, 0, written);
+      const params = parseURLData(buf, from, to, path);
       params.route = route.params;
-      const header = (name: string) => req.headers.get(name);
       const ctx = new Context();
       ctx.protocol = "http";
       const { logic } = this.opts;
@@ -123,19 +155,19 @@ export class HTTPFrontend {
           const body = writeAnnounce(resp, announce.noPeerID);
           logic.afterAnnounce(ctx, announce, resp);
           this.done("announce", familyOf(announce.peer.ip), undefined, t0);
-          return this.reply(body);
+          return body;
         });
         return result instanceof Promise ? result.catch((e) => this.fail(e, "announce", t0)) : result;
       }
       const full = params.infoHashes.length === 0 ? this.opts.fullScrape : undefined;
       const scrape = (full ? parseFullScrape : parseScrape)(params, header, remote, this.opts);
       ctx.source = this.source(params, header, remote);
-      const result = then(logic.handleScrape(ctx, scrape), (resp) => {
+      const result = then(logic.handleScrape(ctx, scrape), (resp): Uint8Array | Response => {
         const body = full ? undefined : writeScrape(resp);
         logic.afterScrape(ctx, scrape, resp);
         this.done("scrape", scrape.family, undefined, t0);
         if (full) return fullScrapeResponse(full(scrape.family), header("accept-encoding"), this.headers);
-        return this.reply(body!);
+        return body!;
       });
       return result instanceof Promise ? result.catch((e) => this.fail(e, "scrape", t0)) : result;
     } catch (err) {

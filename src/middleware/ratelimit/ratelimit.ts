@@ -27,6 +27,7 @@
  * @module
  */
 import { ClientError } from "../../bittorrent/errors.ts";
+import { addressKey } from "../../bittorrent/ip.ts";
 import { OptionsReader } from "../../config/options.ts";
 import { type Context, type Hook, type HookContext, registerHook } from "../hook.ts";
 
@@ -92,14 +93,6 @@ export class BucketTable {
   get size(): number {
     return this.buckets.size;
   }
-}
-
-/** The bucket key of an address: 4 bytes for IPv4, the /64 for IPv6. */
-export function addressKey(ip: Uint8Array): string {
-  const n = ip.length === 4 ? 4 : 8;
-  let s = "";
-  for (let i = 0; i < n; i++) s += String.fromCharCode(ip[i]);
-  return s;
 }
 
 function readLimits(r: OptionsReader, base: RateLimits): RateLimits {

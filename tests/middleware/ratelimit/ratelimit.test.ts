@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseIP } from "../../../src/bittorrent/ip.ts";
+import { addressKey, parseIP } from "../../../src/bittorrent/ip.ts";
 import { ManualClock } from "../../../src/clock.ts";
 import { ConfigError } from "../../../src/config/options.ts";
 import { HTTPFrontend } from "../../../src/frontend/http/frontend.ts";
@@ -10,7 +10,6 @@ import { silentLogger } from "../../../src/log.ts";
 import { Context, hookDriver } from "../../../src/middleware/hook.ts";
 import { Logic } from "../../../src/middleware/logic.ts";
 import {
-  addressKey,
   BucketTable,
   ErrRateLimited,
   RATE_LIMIT_DEFAULTS,

@@ -1,0 +1,337 @@
+/**
+ * The tracker's own HTTP/1.1 server, on byte streams that a runtime binding
+ * accepts (`Deno.listen`, `Deno.listenTls`). Owning the connection is what lets a
+ * public tracker defend itself: request line and header caps, a read timeout that
+ * cuts slowloris heads, an idle timeout for keep-alive, a write timeout for readers
+ * that never drain, and caps on connections in all and per address (IPv6 per /64).
+ * It also skips Web `Request`/`Response` objects on the hot path: the handler gets
+ * the request target as bytes and answers with bencode bytes.
+ *
+ * @module
+ */
+import { addressKey, parseIP } from "../../bittorrent/ip.ts";
+import type { MaybePromise } from "../../maybe.ts";
+import {
+  BAD_REQUEST,
+  findHeadEnd,
+  HEADERS_TOO_LARGE,
+  LINE_TOO_LONG,
+  MAX_HEADER_BYTES,
+  MAX_REQUEST_LINE,
+  parseHead,
+  type Persistence,
+  RequestHead,
+  ResponseHeads,
+} from "./wire.ts";
+
+/** A connected byte stream, as `Deno.Conn` is. */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/**
+ * Answers one request: bencode bytes for a `200 OK`, or a `Response` for anything
+ * else (errors of routing, streamed full scrapes). `head` is valid only until the
+ * returned value settles.
+ */
+export type RequestHandler = (head: RequestHead, remote: string) => MaybePromise<Uint8Array | Response>;
+
+/** Limits of the server (the `http:` block's timeouts and connection caps). */
+export interface HTTPServerOptions {
+  handler: RequestHandler;
+  /** `enable_keepalive`: false closes every connection after one reply. */
+  keepAlive: boolean;
+  /** ms to receive a whole request head, from its first byte (or from accept); 0: no limit. */
+  readTimeout: number;
+  /** ms to answer and write a reply; 0: no limit. */
+  writeTimeout: number;
+  /** ms a keep-alive connection may wait for its next request; 0: no limit. */
+  idleTimeout: number;
+  /** Open connections in all; more are closed at accept. */
+  maxConnections: number;
+  /** Open connections per address (IPv6: per /64); more are closed at accept. */
+  maxConnectionsPerIP: number;
+  /**
+   * The `200 OK` body that answers a request line too long to read (the tracker's
+   * bencoded `request too long`); without it such a request gets a 414.
+   */
+  tooLong?: Uint8Array;
+  /** Told about a handler that threw or a Response body that failed. */
+  onError(err: unknown): void;
+}
+
+/** How often deadlines are checked: a timeout fires up to this much late. */
+const SWEEP_MS = 250;
+/** A connection's buffer starts this small (an announce is ~300–600 bytes) and grows to the caps. */
+const BUFFER_START = 2048;
+const BUFFER_MAX = MAX_REQUEST_LINE + MAX_HEADER_BYTES;
+/** How long `close()` lets in-flight requests finish before cutting them. */
+const DRAIN_MS = 2000;
+
+const enc = new TextEncoder();
+const ERROR_BODY: Record<number, Uint8Array> = {
+  400: enc.encode("400 Bad Request\n"),
+  414: enc.encode("414 URI Too Long\n"),
+  431: enc.encode("431 Request Header Fields Too Large\n"),
+};
+const CRLF = enc.encode("\r\n");
+const LAST_CHUNK = enc.encode("0\r\n\r\n");
+
+class Connection {
+  deadline: number;
+  busy = false;
+  readonly head = new RequestHead();
+
+  constructor(
+    readonly stream: ByteStream,
+    readonly remote: string,
+    readonly key: string,
+    now: number,
+    limit: number,
+  ) {
+    this.deadline = now + limit;
+  }
+}
+
+/**
+ * Serves HTTP/1.1 on the streams given to {@link accept}.
+ *
+ * @example
+ * ```ts
+ * const server = new HTTPServer({ handler, keepAlive: true, readTimeout: 2000, writeTimeout: 2000,
+ *   idleTimeout: 30000, maxConnections: 16384, maxConnectionsPerIP: 64, onError: console.error });
+ * for await (const conn of Deno.listen({ port: 6969 })) server.accept(conn, conn.remoteAddr.hostname);
+ * ```
+ */
+export class HTTPServer {
+  private readonly connections = new Set<Connection>();
+  private readonly perKey = new Map<string, number>();
+  private readonly heads = new ResponseHeads();
+  private now = Date.now();
+  private closing = false;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  private readonly opts: HTTPServerOptions;
+
+  constructor(opts: HTTPServerOptions) {
+    // A zero timeout means none, as in Go's http.Server.
+    const limit = (ms: number) => ms > 0 ? ms : Infinity;
+    this.opts = {
+      ...opts,
+      readTimeout: limit(opts.readTimeout),
+      writeTimeout: limit(opts.writeTimeout),
+      idleTimeout: limit(opts.idleTimeout),
+    };
+    this.timer = setInterval(() => this.sweep(), SWEEP_MS);
+  }
+
+  /** Open connections. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Serves `stream` from `remote` (the socket peer's address), or closes it at once when over a cap. */
+  accept(stream: ByteStream, remote: string): void {
+    const { maxConnections, maxConnectionsPerIP } = this.opts;
+    const ip = parseIP(remote);
+    const key = ip === null ? remote : addressKey(ip);
+    const held = this.perKey.get(key) ?? 0;
+    if (
+      this.closing || this.connections.size >= maxConnections || held >= maxConnectionsPerIP
+    ) {
+      closeQuietly(stream);
+      return;
+    }
+    this.perKey.set(key, held + 1);
+    const c = new Connection(stream, remote, key, this.now, this.opts.readTimeout);
+    this.connections.add(c);
+    this.serve(c).finally(() => this.release(c));
+  }
+
+  private release(c: Connection): void {
+    if (!this.connections.delete(c)) return;
+    closeQuietly(c.stream);
+    const held = (this.perKey.get(c.key) ?? 1) - 1;
+    if (held === 0) this.perKey.delete(c.key);
+    else this.perKey.set(c.key, held);
+  }
+
+  private sweep(): void {
+    this.now = Date.now();
+    // Closing the stream rejects its pending read or write, which ends serve().
+    for (const c of this.connections) if (this.now > c.deadline) this.release(c);
+  }
+
+  private async serve(c: Connection): Promise<void> {
+    let buf = new Uint8Array(BUFFER_START);
+    let from = 0; // the current request's first byte
+    let have = 0; // bytes in buf
+    let scanned = 0; // bytes of the current head already searched for its end
+    const { head } = c;
+    try {
+      for (;;) {
+        const end = findHeadEnd(buf, from, scanned, have);
+        if (end < 0) {
+          scanned = Math.max(from, have - 3);
+          const pending = have - from;
+          const lineDone = buf.subarray(from, have).indexOf(0x0a) >= 0;
+          if (!lineDone && pending >= MAX_REQUEST_LINE) return await this.refuse(c, LINE_TOO_LONG);
+          if (pending >= BUFFER_MAX) return await this.refuse(c, HEADERS_TOO_LARGE);
+          if (from > 0) {
+            buf.copyWithin(0, from, have);
+            have -= from;
+            scanned -= from;
+            from = 0;
+          }
+          if (have === buf.length) {
+            const grown = new Uint8Array(Math.min(buf.length * 2, BUFFER_MAX));
+            grown.set(buf);
+            buf = grown;
+          }
+          if (have === 0 && c.busy) {
+            // between requests: the idle timeout runs until the next one starts
+            c.busy = false;
+            c.deadline = this.now + this.opts.idleTimeout;
+          }
+          const n = await c.stream.read(buf.subarray(have));
+          if (n === null) return;
+          if (have === 0) c.deadline = this.now + this.opts.readTimeout;
+          have += n;
+          continue;
+        }
+        if (parseHead(buf, from, end, head) === BAD_REQUEST) return await this.refuse(c, BAD_REQUEST);
+        c.busy = true;
+        c.deadline = this.now + this.opts.writeTimeout;
+        const keep = this.opts.keepAlive && !this.closing && head.persistent();
+        const persistence: Persistence = !keep ? "close" : head.http10 ? "keep-alive" : "open";
+        let reply: Uint8Array | Response;
+        try {
+          const r = this.opts.handler(head, c.remote);
+          reply = r instanceof Promise ? await r : r;
+        } catch (err) {
+          this.opts.onError(err);
+          reply = new Response("internal server error", { status: 500 });
+        }
+        if (reply instanceof Uint8Array) {
+          await writeAll(c.stream, this.heads.ok(reply, persistence, this.now));
+        } else if (!await this.writeResponse(c, reply, persistence, head.http10)) {
+          return;
+        }
+        if (!keep || this.closing) return;
+        from = end;
+        scanned = end;
+        if (from === have) from = have = scanned = 0;
+        else c.deadline = this.now + this.opts.readTimeout;
+      }
+    } catch {
+      // the peer went away, or a deadline closed the stream
+    }
+  }
+
+  private async refuse(c: Connection, why: number): Promise<void> {
+    const { tooLong } = this.opts;
+    if (why === LINE_TOO_LONG && tooLong !== undefined) {
+      await writeAll(c.stream, this.heads.ok(tooLong, "close", this.now));
+      return;
+    }
+    const status = -why;
+    const body = ERROR_BODY[status];
+    const h = this.heads.head(
+      status,
+      [["content-type", "text/plain; charset=utf-8"]],
+      body.length,
+      "close",
+      false,
+      this.now,
+    );
+    await writeAll(c.stream, concat(h, body));
+  }
+
+  /** Writes a Web Response; false when its body had to be delimited by closing the connection. */
+  private async writeResponse(
+    c: Connection,
+    res: Response,
+    persistence: Persistence,
+    http10: boolean,
+  ): Promise<boolean> {
+    if (res.body === null) {
+      await writeAll(c.stream, this.heads.head(res.status, res.headers, 0, persistence, http10, this.now));
+      return true;
+    }
+    // A streamed body: chunked, or for HTTP/1.0 ended by closing the connection.
+    const chunked = !http10;
+    await writeAll(
+      c.stream,
+      this.heads.head(res.status, res.headers, undefined, chunked ? persistence : "close", http10, this.now),
+    );
+    const reader = res.body.getReader();
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (err) {
+        this.opts.onError(err);
+        return false;
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      if (chunk.length === 0) continue;
+      c.deadline = this.now + this.opts.writeTimeout;
+      try {
+        await writeAll(
+          c.stream,
+          chunked ? concat(enc.encode(chunk.length.toString(16)), CRLF, chunk, CRLF) : chunk,
+        );
+      } catch (err) {
+        await reader.cancel().catch(() => {});
+        throw err;
+      }
+    }
+    if (chunked) await writeAll(c.stream, LAST_CHUNK);
+    return chunked;
+  }
+
+  /**
+   * Refuses new connections, closes idle ones, lets in-flight requests finish (up
+   * to 2 s), then closes the rest.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const c of this.connections) if (!c.busy) this.release(c);
+    const deadline = Date.now() + DRAIN_MS;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of this.connections) this.release(c);
+    clearInterval(this.timer);
+  }
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) {
+    out.set(p, n);
+    n += p.length;
+  }
+  return out;
+}
+
+/** Writes all of `bytes`; a reply usually goes in one write, so only a short write costs a second promise. */
+function writeAll(s: ByteStream, bytes: Uint8Array): Promise<void> | void {
+  return s.write(bytes).then((n) => n < bytes.length ? writeRest(s, bytes, n) : undefined);
+}
+
+async function writeRest(s: ByteStream, bytes: Uint8Array, at: number): Promise<void> {
+  while (at < bytes.length) at += await s.write(bytes.subarray(at));
+}
+
+function closeQuietly(s: ByteStream): void {
+  try {
+    s.close();
+  } catch {
+    // already closed
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * HTTP/1.1 on bytes, as much of it as a tracker needs: finding and parsing a
+ * request head in a connection's buffer (request line, the few headers the server
+ * acts on, lazy lookup of the rest) and writing response heads. No strings are made
+ * per request unless a hook asks for a header.
+ *
+ * @module
+ */
+import { allocBytes } from "../../bittorrent/bytes.ts";
+import { latin1 } from "../../bittorrent/params.ts";
+
+/** Longest request line accepted, in bytes (8 KiB of target, like opentracker, plus method and version). */
+export const MAX_REQUEST_LINE = 8192 + 32;
+/** Most header bytes accepted after the request line (8 KiB). */
+export const MAX_HEADER_BYTES = 8192;
+
+/** {@link parseHead}: the head is not complete yet. */
+export const INCOMPLETE = 0;
+/** {@link parseHead}: not HTTP/1.x (→ 400). */
+export const BAD_REQUEST = -400;
+/** {@link parseHead}: the request line is longer than {@link MAX_REQUEST_LINE}. */
+export const LINE_TOO_LONG = -414;
+/** {@link parseHead}: the headers are longer than {@link MAX_HEADER_BYTES} (→ 431). */
+export const HEADERS_TOO_LARGE = -431;
+
+const SP = 0x20, HT = 0x09, CR = 0x0d, LF = 0x0a, COLON = 0x3a, SLASH = 0x2f;
+const HTTP_1 = [0x48, 0x54, 0x54, 0x50, 0x2f, 0x31, 0x2e]; // "HTTP/1."
+
+/**
+ * One parsed request head: offsets into the connection's buffer, valid until the
+ * next request is parsed. One object per connection, reused.
+ */
+export class RequestHead {
+  /** The buffer the offsets point into. */
+  buf: Uint8Array = new Uint8Array(0);
+  /** The request target (origin-form path and query; an absolute-form target is cut to its path). */
+  targetStart = 0;
+  targetEnd = 0;
+  /** The method is GET. */
+  get = false;
+  /** HTTP/1.0 (keep-alive only when asked for). */
+  http10 = false;
+  /** `Connection: close` was sent. */
+  close = false;
+  /** `Connection: keep-alive` was sent. */
+  keepAlive = false;
+  /** A body follows (Content-Length > 0 or Transfer-Encoding): the connection is closed after the reply. */
+  body = false;
+  /** Where the header lines start and the head ends (after the blank line). */
+  headersStart = 0;
+  end = 0;
+
+  /** {@link header}, bound once, for handlers that take a lookup function. */
+  readonly lookup = (name: string): string | null => this.header(name);
+
+  /** True when the connection may carry another request after this one. */
+  persistent(): boolean {
+    return !this.close && !this.body && (this.http10 ? this.keepAlive : true);
+  }
+
+  /**
+   * A header's value (names compared case-insensitively; repeated headers joined
+   * with ", " as Fetch does), or null.
+   *
+   * @example
+   * ```ts
+   * head.header("x-forwarded-for"); // "203.0.113.7, 10.0.0.1"
+   * ```
+   */
+  header(name: string): string | null {
+    name = name.toLowerCase();
+    const { buf } = this;
+    let out: string | null = null;
+    let line = this.headersStart;
+    const end = this.end;
+    while (line < end) {
+      let eol = line;
+      while (eol < end && buf[eol] !== LF) eol++;
+      if (matchesName(buf, line, eol, name)) {
+        const value = trimmedValue(buf, line + name.length + 1, eol);
+        out = out === null ? value : `${out}, ${value}`;
+      }
+      line = eol + 1;
+    }
+    return out;
+  }
+}
+
+function lower(c: number): number {
+  return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+}
+
+function matchesName(buf: Uint8Array, at: number, eol: number, name: string): boolean {
+  if (at + name.length >= eol || buf[at + name.length] !== COLON) return false;
+  for (let i = 0; i < name.length; i++) if (lower(buf[at + i]) !== name.charCodeAt(i)) return false;
+  return true;
+}
+
+function trimmedValue(buf: Uint8Array, from: number, to: number): string {
+  while (from < to && (buf[from] === SP || buf[from] === HT)) from++;
+  while (to > from && (buf[to - 1] === SP || buf[to - 1] === HT || buf[to - 1] === CR)) to--;
+  return latin1(buf, from, to);
+}
+
+function contains(buf: Uint8Array, from: number, to: number, word: string): boolean {
+  outer: for (let i = from; i + word.length <= to; i++) {
+    for (let j = 0; j < word.length; j++) if (lower(buf[i + j]) !== word.charCodeAt(j)) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Where the head that starts at `from` ends (the index after its blank line), or
+ * -1 when `buf[from, to)` holds no blank line yet. Bare LF line ends are accepted.
+ * `scanFrom` (≥ from) skips bytes already searched, so a head that trickles in byte
+ * by byte is scanned once.
+ */
+export function findHeadEnd(buf: Uint8Array, from: number, scanFrom: number, to: number): number {
+  let i = Math.max(scanFrom, from + 1);
+  for (;;) {
+    // indexOf runs natively: much faster than a loop over the target's bytes
+    i = buf.indexOf(LF, i);
+    if (i < 0 || i >= to) return -1;
+    const prev = buf[i - 1];
+    if (prev === LF) return i + 1;
+    if (prev === CR && i - 2 >= from && buf[i - 2] === LF) return i + 1;
+    i++;
+  }
+}
+
+/**
+ * Parses the complete head `buf[from, end)` (`end` from {@link findHeadEnd}) into
+ * `head`. Returns `end`, or {@link BAD_REQUEST}. Empty lines before the request line
+ * are skipped, as RFC 9112 asks.
+ *
+ * @example
+ * ```ts
+ * const bytes = new TextEncoder().encode("GET /announce?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+ * const head = new RequestHead();
+ * parseHead(bytes, 0, findHeadEnd(bytes, 0, 0, bytes.length), head); // 41
+ * ```
+ */
+export function parseHead(buf: Uint8Array, from: number, end: number, head: RequestHead): number {
+  while (from < end && (buf[from] === CR || buf[from] === LF)) from++;
+  let eol = from;
+  while (eol < end && buf[eol] !== LF) eol++;
+  const lineEnd = eol > from && buf[eol - 1] === CR ? eol - 1 : eol;
+  let sp1 = from;
+  while (sp1 < lineEnd && buf[sp1] !== SP) sp1++;
+  let sp2 = lineEnd - 1;
+  while (sp2 > sp1 && buf[sp2] !== SP) sp2--;
+  // METHOD SP target SP HTTP/1.x
+  if (sp1 === from || sp2 <= sp1 + 1 || lineEnd - sp2 !== 9) return BAD_REQUEST;
+  for (let i = 0; i < 7; i++) if (buf[sp2 + 1 + i] !== HTTP_1[i]) return BAD_REQUEST;
+  const minor = buf[sp2 + 8];
+  if (minor !== 0x30 && minor !== 0x31) return BAD_REQUEST;
+  // The target's bytes are data to the query parser, so they are not checked one by one here.
+  let t = sp1 + 1;
+  if (buf[t] !== SLASH) {
+    // absolute-form (a proxy's request): http://host/path → /path
+    let i = t;
+    while (i + 2 < sp2 && !(buf[i] === SLASH && buf[i + 1] === SLASH)) i++;
+    if (i + 2 >= sp2 || buf[i - 1] !== COLON) return BAD_REQUEST;
+    i += 2;
+    while (i < sp2 && buf[i] !== SLASH) i++;
+    t = i; // an empty path (no "/") becomes "" and routes nowhere
+  }
+  head.buf = buf;
+  head.targetStart = t;
+  head.targetEnd = sp2;
+  head.get = sp1 - from === 3 && buf[from] === 0x47 && buf[from + 1] === 0x45 && buf[from + 2] === 0x54;
+  head.http10 = minor === 0x30;
+  head.close = false;
+  head.keepAlive = false;
+  head.body = false;
+  head.headersStart = eol + 1;
+  head.end = end;
+  let line = eol + 1;
+  while (line < end) {
+    eol = line;
+    while (eol < end && buf[eol] !== LF) eol++;
+    const c = buf[line];
+    if (c === CR || c === LF) break; // the blank line
+    if (c === SP || c === HT) return BAD_REQUEST; // obsolete line folding (RFC 9112 §5.2)
+    let colon = line;
+    while (colon < eol && buf[colon] !== COLON) colon++;
+    if (colon === eol || colon === line) return BAD_REQUEST;
+    const n = colon - line;
+    if (n === 10 && matchesName(buf, line, eol, "connection")) {
+      if (contains(buf, colon, eol, "close")) head.close = true;
+      if (contains(buf, colon, eol, "keep-alive")) head.keepAlive = true;
+    } else if (n === 14 && matchesName(buf, line, eol, "content-length")) {
+      let v = colon + 1;
+      while (v < eol && (buf[v] === SP || buf[v] === HT)) v++;
+      let digits = 0;
+      for (; v < eol && buf[v] >= 0x30 && buf[v] <= 0x39; v++, digits++) {
+        if (buf[v] !== 0x30) head.body = true;
+      }
+      while (v < eol && (buf[v] === SP || buf[v] === HT || buf[v] === CR)) v++;
+      if (digits === 0 || v !== eol) return BAD_REQUEST;
+    } else if (n === 17 && matchesName(buf, line, eol, "transfer-encoding")) {
+      head.body = true;
+    }
+    line = eol + 1;
+  }
+  return end;
+}
+
+const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+/** The reason phrases of the statuses this server writes. */
+export const REASONS: Record<number, string> = {
+  200: "OK",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/** How a reply ends the connection: left open, closed, or kept open for an HTTP/1.0 client that asked. */
+export type Persistence = "open" | "close" | "keep-alive";
+
+const CONNECTION: Record<Persistence, Uint8Array> = {
+  open: ascii("\r\n\r\n"),
+  close: ascii("\r\nconnection: close\r\n\r\n"),
+  "keep-alive": ascii("\r\nconnection: keep-alive\r\n\r\n"),
+};
+
+/**
+ * Writes the response heads of one server: `200 OK` bencode replies on the hot
+ * path, with a `date` header refreshed once a second.
+ *
+ * @example
+ * ```ts
+ * const heads = new ResponseHeads();
+ * const bytes = heads.ok(body, "open", Date.now()); // HTTP/1.1 200 OK ... + body
+ * ```
+ */
+export class ResponseHeads {
+  private second = -1;
+  private okPrefix = new Uint8Array(0);
+  private date = "";
+
+  private refresh(nowMs: number): void {
+    const second = Math.floor(nowMs / 1000);
+    if (second === this.second) return;
+    this.second = second;
+    this.date = new Date(second * 1000).toUTCString();
+    this.okPrefix = ascii(
+      `HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\ndate: ${this.date}\r\ncontent-length: `,
+    );
+  }
+
+  /** A `200 OK` response carrying `body`, head and body in one array. */
+  ok(body: Uint8Array, persistence: Persistence, nowMs: number): Uint8Array {
+    this.refresh(nowMs);
+    const prefix = this.okPrefix;
+    const tail = CONNECTION[persistence];
+    let digits = 1;
+    for (let n = body.length; n >= 10; n = Math.floor(n / 10)) digits++;
+    const out = allocBytes(prefix.length + digits + tail.length + body.length);
+    out.set(prefix);
+    let at = prefix.length + digits;
+    for (let n = body.length; at > prefix.length; n = Math.floor(n / 10)) out[--at] = 0x30 + (n % 10);
+    out.set(tail, prefix.length + digits);
+    out.set(body, prefix.length + digits + tail.length);
+    return out;
+  }
+
+  /**
+   * Any other head: `status`, the given headers, and either a content length or
+   * (`length` undefined) chunked transfer coding, or a close-delimited body for an
+   * HTTP/1.0 client.
+   */
+  head(
+    status: number,
+    headers: Iterable<[string, string]>,
+    length: number | undefined,
+    persistence: Persistence,
+    http10: boolean,
+    nowMs: number,
+  ): Uint8Array {
+    this.refresh(nowMs);
+    let s = `HTTP/1.1 ${status} ${REASONS[status] ?? "Unknown"}\r\ndate: ${this.date}`;
+    for (const [k, v] of headers) if (k !== "content-length" && k !== "connection") s += `\r\n${k}: ${v}`;
+    if (length !== undefined) s += `\r\ncontent-length: ${length}`;
+    else if (!http10) s += "\r\ntransfer-encoding: chunked";
+    if (persistence !== "open") s += `\r\nconnection: ${persistence}`;
+    return ascii(`${s}\r\n\r\n`);
+  }
+}
