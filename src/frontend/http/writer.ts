@@ -10,6 +10,16 @@ import type { AnnounceResponse, PeerList, ScrapeResponse } from "../../bittorren
 
 const utf8 = new TextEncoder();
 
+/** The keys of every announce reply, encoded once. */
+const KEY = {
+  complete: utf8.encode("8:complete"),
+  incomplete: utf8.encode("10:incomplete"),
+  interval: utf8.encode("8:interval"),
+  minInterval: utf8.encode("12:min interval"),
+  peers: utf8.encode("5:peers"),
+  peers6: utf8.encode("6:peers6"),
+};
+
 function writePeerDicts(w: BencodeWriter, list: PeerList, withID: boolean): void {
   for (let i = 0; i < list.count; i++) {
     const p = list.get(i);
@@ -35,13 +45,13 @@ export function writeAnnounce(resp: AnnounceResponse, noPeerID: boolean): Uint8A
     96 + v4.count * 6 + v6.count * 18 + (resp.compact ? 0 : (v4.count + v6.count) * 80),
   );
   w.dict()
-    .key("complete").int(resp.complete)
-    .key("incomplete").int(resp.incomplete)
-    .key("interval").int(resp.interval)
-    .key("min interval").int(resp.minInterval);
+    .raw(KEY.complete).int(resp.complete)
+    .raw(KEY.incomplete).int(resp.incomplete)
+    .raw(KEY.interval).int(resp.interval)
+    .raw(KEY.minInterval).int(resp.minInterval);
   if (resp.compact) {
-    if (v4.count > 0) w.key("peers").bytes(v4.compactBytes());
-    if (v6.count > 0) w.key("peers6").bytes(v6.compactBytes());
+    if (v4.count > 0) w.raw(KEY.peers).bytes(v4.compactBytes());
+    if (v6.count > 0) w.raw(KEY.peers6).bytes(v6.compactBytes());
   } else {
     w.key("peers").list();
     writePeerDicts(w, v4, !noPeerID);
