@@ -61,6 +61,12 @@ export class Params {
     return e < 0 ? undefined : this.data.subarray(this.spans[e + 2], this.spans[e + 3]);
   }
 
+  /** A parameter as an unsigned integer up to `max` (see {@link parseUint}); -1 when absent or not one. */
+  uint(key: string, max: number): number {
+    const e = this.find(key);
+    return e < 0 ? -1 : uintIn(this.data, this.spans[e + 2], this.spans[e + 3], max);
+  }
+
   /** A parameter decoded as UTF-8, or undefined. `key` must be lower case. */
   string(key: string): string | undefined {
     const b = this.bytes(key);
@@ -172,17 +178,22 @@ export function parseURLData(src: Uint8Array, from = 0, to = src.length, path?: 
  * byte counter reaches in practice.
  */
 export function parseUint(b: Uint8Array | undefined, max: number): number {
-  if (b === undefined || b.length === 0 || b.length > 20) return -1;
-  if (b.length === 20) {
+  return b === undefined ? -1 : uintIn(b, 0, b.length, max);
+}
+
+function uintIn(b: Uint8Array, from: number, to: number, max: number): number {
+  const len = to - from;
+  if (len === 0 || len > 20) return -1;
+  if (len === 20) {
     // Doubles cannot tell 2^64 - 1 from 2^64: compare the digits themselves.
     for (let i = 0; i < 20; i++) {
-      const d = b[i] - UINT64_DIGITS.charCodeAt(i);
+      const d = b[from + i] - UINT64_DIGITS.charCodeAt(i);
       if (d < 0) break;
       if (d > 0) return -1;
     }
   }
   let v = 0;
-  for (let i = 0; i < b.length; i++) {
+  for (let i = from; i < to; i++) {
     const d = b[i] - 0x30;
     if (d < 0 || d > 9) return -1;
     v = v * 10 + d;

@@ -7,7 +7,7 @@
 import { ClientError } from "../../bittorrent/errors.ts";
 import { ErrUnknownEvent, type Event, parseEvent } from "../../bittorrent/event.ts";
 import { familyOf, isUsableIP, parseIP } from "../../bittorrent/ip.ts";
-import { MAX_UINT64, type Params, parseUint } from "../../bittorrent/params.ts";
+import { MAX_UINT64, type Params } from "../../bittorrent/params.ts";
 import type { AnnounceRequest, ScrapeRequest } from "../../bittorrent/request.ts";
 
 /** The `http:` settings the parser needs. */
@@ -67,7 +67,7 @@ export function clientIP(
 }
 
 function requireUint(params: Params, key: string, max: number): number {
-  const v = parseUint(params.bytes(key), max);
+  const v = params.uint(key, max);
   if (v < 0) throw missing[key];
   return v;
 }
