@@ -46,10 +46,26 @@ const COMPACT_WHEN = 8;
 /** Past this many peers a swarm keeps a hash index. */
 export const INDEX_FROM = 16;
 
-// Swarm table row (20 bytes): count, seeders, block offset (in records), meta,
-// downloaded. meta = (size class + 1) | (index id + 1) << 8, so 0 marks a free slot.
-const W = 5;
-const COUNT = 0, SEEDERS = 1, OFFSET = 2, META = 3, DOWNLOADED = 4;
+// A swarm is 40 bytes of one dense table: its infohash (20 bytes), then five u32:
+// count, seeders, block offset (in records), meta, downloaded. meta = (size class +
+// 1) | (index id + 1) << 8. Swarms are numbered 0..size-1 without gaps (a deletion
+// moves the last swarm into the hole), and a separate open-addressing index maps
+// infohashes to numbers: 4 bytes a slot instead of a whole row.
+const R = 10; // u32 per swarm
+const COUNT = 5, SEEDERS = 6, OFFSET = 7, META = 8, DOWNLOADED = 9;
+
+/**
+ * The dense table starts with room for this many swarms. Like the slab, its pages
+ * cost nothing until swarms are written there, and at 40 MiB the allocator maps it
+ * straight from the kernel.
+ */
+const TABLE_START = 1 << 20;
+
+// An index slot: 0 (empty) or (swarm + 1) | hash tag << 24, so that most probes of
+// the wrong swarm are told apart without reading its row.
+const ID_MASK = 0xffffff;
+/** Most swarms of one family (ids must fit the index's 24 bits). */
+export const MAX_SWARMS = ID_MASK - 1;
 
 /** Block sizes in records: 1..8, then about ×1.25 each. */
 const CLASS_SIZE: number[] = [];
@@ -63,8 +79,8 @@ function hashBytes(buf: Uint8Array, at: number, len: number, seed: number): numb
 }
 
 /**
- * Swarms and peers of one family. Swarm handles (`s`) are table slots: valid until
- * the next insertion or deletion of a swarm.
+ * Swarms and peers of one family. Swarm handles (`s`) are numbers 0..size-1: valid
+ * until the next deletion of a swarm (which moves the last swarm into its number).
  *
  * @example
  * ```ts
@@ -74,9 +90,11 @@ function hashBytes(buf: Uint8Array, at: number, len: number, seed: number): numb
  * ```
  */
 export class FamilyStore {
-  private capacity = 16;
-  private keys = new Uint8Array(16 * 20);
-  private rows = new Uint32Array(16 * W);
+  private tableCapacity = TABLE_START;
+  private keys: Uint8Array; // the dense table as bytes (infohashes)
+  private rows: Uint32Array; // the same table as u32 (counters)
+  private indexCapacity = 16;
+  private index = new Uint32Array(16);
   /** Number of swarms. */
   size = 0;
   private slab: Uint8Array;
@@ -94,141 +112,173 @@ export class FamilyStore {
 
   constructor(readonly layout: Layout) {
     this.slab = new Uint8Array(SLAB_START);
+    const table = new ArrayBuffer(TABLE_START * R * 4);
+    this.keys = new Uint8Array(table);
+    this.rows = new Uint32Array(table);
   }
 
   // ---- swarm table ----
 
-  private home(ih: Uint8Array, at: number): number {
-    return hashBytes(ih, at, 20, this.seed) & (this.capacity - 1);
+  private hashIH(ih: Uint8Array, at: number): number {
+    return hashBytes(ih, at, 20, this.seed);
   }
 
-  private sameKey(slot: number, ih: Uint8Array): boolean {
+  private sameKey(s: number, ih: Uint8Array): boolean {
     const k = this.keys;
-    const base = slot * 20;
+    const base = s * R * 4;
     for (let i = 0; i < 20; i++) if (k[base + i] !== ih[i]) return false;
     return true;
   }
 
   /** The swarm of `ih`, or -1. */
   swarm(ih: Uint8Array): number {
-    const mask = this.capacity - 1;
-    for (let p = this.home(ih, 0);; p = (p + 1) & mask) {
-      if (this.rows[p * W + META] === 0) return -1;
-      if (this.sameKey(p, ih)) return p;
+    const mask = this.indexCapacity - 1;
+    const index = this.index;
+    const h = this.hashIH(ih, 0);
+    const tag = h >>> 24;
+    for (let p = h & mask;; p = (p + 1) & mask) {
+      const e = index[p];
+      if (e === 0) return -1;
+      if (e >>> 24 === tag && this.sameKey((e & ID_MASK) - 1, ih)) return (e & ID_MASK) - 1;
     }
+  }
+
+  /** Index slot of swarm `s`. */
+  private slotOf(s: number): number {
+    const mask = this.indexCapacity - 1;
+    for (let p = this.hashIH(this.keys, s * R * 4) & mask;; p = (p + 1) & mask) {
+      if ((this.index[p] & ID_MASK) === s + 1) return p;
+    }
+  }
+
+  private indexPut(s: number): void {
+    const mask = this.indexCapacity - 1;
+    const h = this.hashIH(this.keys, s * R * 4);
+    let p = h & mask;
+    while (this.index[p] !== 0) p = (p + 1) & mask;
+    this.index[p] = ((h >>> 24) << 24 | (s + 1)) >>> 0;
   }
 
   /** The swarm of `ih`, created empty when missing. */
   swarmOrCreate(ih: Uint8Array): number {
     const found = this.swarm(ih);
     if (found >= 0) return found;
-    if ((this.size + 1) * 4 > this.capacity * 3) this.rehash(this.capacity * 2);
-    const mask = this.capacity - 1;
-    let p = this.home(ih, 0);
-    while (this.rows[p * W + META] !== 0) p = (p + 1) & mask;
-    this.keys.set(ih.subarray(0, 20), p * 20);
-    const r = p * W;
+    if (this.size >= MAX_SWARMS) throw new RangeError("too many swarms in one address family");
+    if ((this.size + 1) * 4 > this.indexCapacity * 3) this.rehash(this.indexCapacity * 2);
+    if (this.size === this.tableCapacity) this.growTable();
+    const offset = this.alloc(0); // before the swarm counts: alloc may compact
+    const s = this.size++;
+    this.keys.set(ih.subarray(0, 20), s * R * 4);
+    const r = s * R;
     this.rows[r + COUNT] = 0;
     this.rows[r + SEEDERS] = 0;
-    this.rows[r + OFFSET] = this.alloc(0);
+    this.rows[r + OFFSET] = offset;
     this.rows[r + META] = 1;
     this.rows[r + DOWNLOADED] = 0;
-    this.size++;
-    return p;
+    this.indexPut(s);
+    return s;
+  }
+
+  private growTable(): void {
+    this.tableCapacity = Math.ceil(this.tableCapacity * 1.5);
+    const table = new ArrayBuffer(this.tableCapacity * R * 4);
+    const rows = new Uint32Array(table);
+    rows.set(this.rows.subarray(0, this.size * R));
+    this.rows = rows;
+    this.keys = new Uint8Array(table);
   }
 
   /**
-   * Deletes swarm `s` and releases its block. Later swarms of its probe run may
-   * shift into slot `s`; the table itself never shrinks here (see {@link shrink}).
+   * Deletes swarm `s` and releases its block; the last swarm takes number `s`. The
+   * index never shrinks here (see {@link shrink}).
    */
   deleteSwarm(s: number): void {
-    const rows = this.rows;
-    this.release(rows[s * W + OFFSET], this.cls(s));
+    this.release(this.rows[s * R + OFFSET], this.cls(s));
     this.dropIndex(s);
-    const mask = this.capacity - 1;
-    rows[s * W + META] = 0;
-    this.size--;
-    let hole = s;
-    for (let p = (s + 1) & mask; rows[p * W + META] !== 0; p = (p + 1) & mask) {
-      const home = this.home(this.keys, p * 20);
+    // Backward-shift deletion: later entries of the probe run move into the hole,
+    // so lookups need no tombstones.
+    const index = this.index;
+    const mask = this.indexCapacity - 1;
+    let hole = this.slotOf(s);
+    index[hole] = 0;
+    for (let p = (hole + 1) & mask; index[p] !== 0; p = (p + 1) & mask) {
+      const home = this.hashIH(this.keys, ((index[p] & ID_MASK) - 1) * R * 4) & mask;
       if (((p - home) & mask) >= ((p - hole) & mask)) {
-        this.keys.copyWithin(hole * 20, p * 20, p * 20 + 20);
-        rows.copyWithin(hole * W, p * W, p * W + W);
-        rows[p * W + META] = 0;
+        index[hole] = index[p];
+        index[p] = 0;
         hole = p;
       }
     }
-  }
-
-  /** Halves the table while it is less than an eighth full (after floods of swarms die out). */
-  shrink(): void {
-    while (this.capacity > 16 && this.size * 8 < this.capacity) this.rehash(this.capacity / 2);
-  }
-
-  private rehash(capacity: number): void {
-    const oldKeys = this.keys;
-    const oldRows = this.rows;
-    const oldCapacity = this.capacity;
-    this.capacity = capacity;
-    this.keys = new Uint8Array(capacity * 20);
-    this.rows = new Uint32Array(capacity * W);
-    const mask = capacity - 1;
-    for (let q = 0; q < oldCapacity; q++) {
-      if (oldRows[q * W + META] === 0) continue;
-      let p = this.home(oldKeys, q * 20);
-      while (this.rows[p * W + META] !== 0) p = (p + 1) & mask;
-      this.keys.set(oldKeys.subarray(q * 20, q * 20 + 20), p * 20);
-      this.rows.set(oldRows.subarray(q * W, q * W + W), p * W);
+    const last = --this.size;
+    if (s !== last) {
+      const p = this.slotOf(last);
+      index[p] = ((index[p] & ~ID_MASK) | (s + 1)) >>> 0;
+      this.rows.copyWithin(s * R, last * R, last * R + R);
     }
   }
 
-  /** Table slots, for sweeping: a slot `s` is a swarm when `isSwarm(s)`. */
-  get slots(): number {
-    return this.capacity;
+  /** Halves the index while it is less than an eighth full (after floods of swarms die out). */
+  shrink(): void {
+    while (this.indexCapacity > 16 && this.size * 8 < this.indexCapacity) this.rehash(this.indexCapacity / 2);
   }
 
-  isSwarm(s: number): boolean {
-    return s < this.capacity && this.rows[s * W + META] !== 0;
+  private rehash(capacity: number): void {
+    this.indexCapacity = capacity;
+    this.index = new Uint32Array(capacity);
+    for (let s = 0; s < this.size; s++) this.indexPut(s);
+  }
+
+  /** Slots of the index, for walking it: {@link swarmAt} tells the swarm in each. */
+  get slots(): number {
+    return this.indexCapacity;
+  }
+
+  /** The swarm in index slot `slot`, or -1 for an empty slot. */
+  swarmAt(slot: number): number {
+    return slot < this.indexCapacity ? (this.index[slot] & ID_MASK) - 1 : -1;
   }
 
   /** A copy of the infohash of swarm `s` (for listing swarms). */
   infoHash(s: number): Uint8Array {
-    return this.keys.slice(s * 20, s * 20 + 20);
+    return this.keys.slice(s * R * 4, s * R * 4 + 20);
   }
 
   private cls(s: number): number {
-    return (this.rows[s * W + META] & 0xff) - 1;
+    return (this.rows[s * R + META] & 0xff) - 1;
   }
 
   private indexID(s: number): number {
-    return this.rows[s * W + META] >>> 8;
+    return this.rows[s * R + META] >>> 8;
   }
 
   private setMeta(s: number, cls: number, indexID: number): void {
-    this.rows[s * W + META] = (cls + 1) | (indexID << 8);
+    this.rows[s * R + META] = (cls + 1) | (indexID << 8);
   }
 
   count(s: number): number {
-    return this.rows[s * W + COUNT];
+    return this.rows[s * R + COUNT];
   }
 
   seeders(s: number): number {
-    return this.rows[s * W + SEEDERS];
+    return this.rows[s * R + SEEDERS];
   }
 
   downloaded(s: number): number {
-    return this.rows[s * W + DOWNLOADED];
+    return this.rows[s * R + DOWNLOADED];
   }
 
   addDownloaded(s: number): void {
-    this.rows[s * W + DOWNLOADED]++;
+    this.rows[s * R + DOWNLOADED]++;
   }
 
   /** Drops every swarm and peer. */
   clear(): void {
-    this.capacity = 16;
-    this.keys = new Uint8Array(16 * 20);
-    this.rows = new Uint32Array(16 * W);
+    this.tableCapacity = TABLE_START;
+    const table = new ArrayBuffer(TABLE_START * R * 4);
+    this.keys = new Uint8Array(table);
+    this.rows = new Uint32Array(table);
+    this.indexCapacity = 16;
+    this.index = new Uint32Array(16);
     this.size = 0;
     this.slab = new Uint8Array(SLAB_START);
     this.top = 0;
@@ -298,18 +348,16 @@ export class FamilyStore {
    * the old one resident until the JS garbage collector gets to it.)
    */
   compact(): void {
-    // offset × capacity + slot sorts by offset and still names the slot (< 2^53).
-    const order = new Float64Array(this.size);
-    let n = 0;
-    for (let s = 0; s < this.capacity; s++) {
-      if (this.rows[s * W + META] !== 0) order[n++] = this.rows[s * W + OFFSET] * this.capacity + s;
-    }
+    // offset × size + swarm sorts by offset and still names the swarm (< 2^53).
+    const n = this.size;
+    const order = new Float64Array(n);
+    for (let s = 0; s < n; s++) order[s] = this.rows[s * R + OFFSET] * n + s;
     order.sort();
     const { stride } = this.layout;
     let to = 0;
     for (let k = 0; k < n; k++) {
-      const s = order[k] % this.capacity;
-      const r = s * W;
+      const s = order[k] % n;
+      const r = s * R;
       const from = this.rows[r + OFFSET];
       if (from !== to) {
         this.slab.copyWithin(to * stride, from * stride, (from + this.rows[r + COUNT]) * stride);
@@ -328,7 +376,7 @@ export class FamilyStore {
 
   /** Moves swarm `s` to a block of class `cls`; positions inside the block are kept. */
   private reblock(s: number, cls: number): void {
-    const r = s * W;
+    const r = s * R;
     const { stride } = this.layout;
     const to = this.alloc(cls); // may compact, which moves this swarm's block too
     const from = this.rows[r + OFFSET];
@@ -341,7 +389,7 @@ export class FamilyStore {
   // ---- peers of a swarm ----
 
   private base(s: number, pos: number): number {
-    return (this.rows[s * W + OFFSET] + pos) * this.layout.stride;
+    return (this.rows[s * R + OFFSET] + pos) * this.layout.stride;
   }
 
   private sameRecord(at: number, key: Uint8Array, keyAt: number): boolean {
@@ -352,7 +400,7 @@ export class FamilyStore {
 
   /** Position of the peer whose key is at `key[0..]` in swarm `s`, or -1. */
   find(s: number, key: Uint8Array): number {
-    const r = s * W;
+    const r = s * R;
     const count = this.rows[r + COUNT];
     const id = this.indexID(s);
     const stride = this.layout.stride;
@@ -391,7 +439,7 @@ export class FamilyStore {
 
   /** Adds a peer that is not in swarm `s` yet, as seeder or leecher. */
   add(s: number, key: Uint8Array, seeder: boolean, now: number): void {
-    const r = s * W;
+    const r = s * R;
     const rows = this.rows;
     const count = rows[r + COUNT];
     if (count === CLASS_SIZE[this.cls(s)]) this.reblock(s, this.cls(s) + 1);
@@ -412,7 +460,7 @@ export class FamilyStore {
 
   /** Removes the peer at `pos`, keeping both ranges packed. */
   removeAt(s: number, pos: number): void {
-    const r = s * W;
+    const r = s * R;
     const rows = this.rows;
     if (this.indexID(s) !== 0) this.indexRemove(s, pos);
     const last = rows[r + COUNT] - 1;
@@ -519,7 +567,7 @@ export class FamilyStore {
     if (id === 0) id = (this.freeIndexIDs.pop() ?? this.indexes.length) + 1;
     this.indexes[id - 1] = new Int32Array(size);
     this.setMeta(s, this.cls(s), id);
-    for (let pos = 0; pos < this.rows[s * W + COUNT]; pos++) this.indexInsert(s, pos);
+    for (let pos = 0; pos < this.rows[s * R + COUNT]; pos++) this.indexInsert(s, pos);
   }
 
   private dropIndex(s: number): void {
@@ -536,7 +584,7 @@ export class FamilyStore {
 
   private indexInsert(s: number, pos: number): void {
     const index = this.indexes[this.indexID(s) - 1]!;
-    if (this.rows[s * W + COUNT] * 2 > index.length) {
+    if (this.rows[s * R + COUNT] * 2 > index.length) {
       this.buildIndex(s); // grown past half full: rebuild larger, which inserts `pos` too
       return;
     }
@@ -579,12 +627,12 @@ export class FamilyStore {
 
   /** Sets the completed count of swarm `s` (restoring a snapshot). */
   setDownloaded(s: number, n: number): void {
-    this.rows[s * W + DOWNLOADED] = n;
+    this.rows[s * R + DOWNLOADED] = n;
   }
 
   /** Bytes held by the tables and the slab (not counting free pages never written). */
   get bytes(): number {
-    return this.keys.byteLength + this.rows.byteLength + this.top * this.layout.stride +
+    return this.size * R * 4 + this.index.byteLength + this.top * this.layout.stride +
       this.indexes.reduce((n, ix) => n + (ix?.byteLength ?? 0), 0);
   }
 }

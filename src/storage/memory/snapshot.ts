@@ -28,9 +28,7 @@ export function encodeSnapshot(families: FamilyStore[]): Uint8Array {
   let size = MAGIC.length + DIGEST;
   for (const fam of families) {
     size += 4;
-    for (let s = 0; s < fam.slots; s++) {
-      if (fam.isSwarm(s)) size += 32 + fam.count(s) * fam.layout.stride;
-    }
+    for (let s = 0; s < fam.size; s++) size += 32 + fam.count(s) * fam.layout.stride;
   }
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
@@ -39,8 +37,7 @@ export function encodeSnapshot(families: FamilyStore[]): Uint8Array {
   for (const fam of families) {
     dv.setUint32(at, fam.size, true);
     at += 4;
-    for (let s = 0; s < fam.slots; s++) {
-      if (!fam.isSwarm(s)) continue;
+    for (let s = 0; s < fam.size; s++) {
       out.set(fam.infoHash(s), at);
       dv.setUint32(at + 20, fam.seeders(s), true);
       dv.setUint32(at + 24, fam.count(s), true);

@@ -349,7 +349,7 @@ export class MemoryStore implements PeerStore {
   }
 
   /**
-   * Lists swarms in batches. Each family's table is walked from one of its empty
+   * Lists swarms in batches. Each family's index is walked from one of its empty
    * slots (a probe run never crosses an empty slot, so a deletion's backward shift
    * cannot move a visited swarm ahead of the cursor); if the table is resized
    * between batches, that family's walk ends early rather than repeat swarms.
@@ -359,11 +359,11 @@ export class MemoryStore implements PeerStore {
       if (family !== undefined && family !== f) continue;
       const slots = fam.slots;
       let start = 0;
-      while (fam.isSwarm(start)) start++;
+      while (fam.swarmAt(start) >= 0) start++;
       let batch: SwarmSummary[] = [];
       for (let i = 1; i <= slots && !this.stopped && fam.slots === slots; i++) {
-        const s = (start + i) & (slots - 1);
-        if (!fam.isSwarm(s)) continue;
+        const s = fam.swarmAt((start + i) & (slots - 1));
+        if (s < 0) continue;
         const seeders = fam.seeders(s);
         batch.push({
           infoHash: fam.infoHash(s),
@@ -406,14 +406,10 @@ export class MemoryStore implements PeerStore {
     let peersRemoved = 0;
     let swarmsRemoved = 0;
     for (const fam of [this.v4, this.v6]) {
-      // Slots, not handles: announces between slices may move swarms (a table
-      // resize or a deletion's backward shift). A swarm moved past the cursor is
-      // seen twice, one moved behind it waits for the next sweep; both are harmless.
-      for (let s = 0; s < fam.slots && !this.stopped;) {
-        if (!fam.isSwarm(s)) {
-          s++;
-          continue;
-        }
+      // Announces between slices may delete swarms, which moves the last swarm
+      // into the deleted one's number: one moved behind the cursor waits for the
+      // next sweep, which is harmless.
+      for (let s = 0; s < fam.size && !this.stopped;) {
         const slot = s;
         for (let pos = fam.count(s) - 1; pos >= 0; pos--) {
           // Going down, every record that removeAt moves has been looked at already.
@@ -423,7 +419,7 @@ export class MemoryStore implements PeerStore {
           }
           if (--budget > 0) continue;
           // A large swarm yields mid-way too. While we wait, announces may move this
-          // swarm to another slot or delete it, and add or remove its peers: find it
+          // swarm to another number or delete it, and add or remove its peers: find it
           // again by infohash and carry on from the same position or the new end.
           budget = slice;
           const ih = fam.infoHash(s);
@@ -438,7 +434,7 @@ export class MemoryStore implements PeerStore {
           continue;
         }
         if (fam.count(s) === 0) {
-          fam.deleteSwarm(s); // a later swarm may shift into slot s: look at it again
+          fam.deleteSwarm(s); // the last swarm moves into number s: look at it again
           swarmsRemoved++;
         } else {
           s++;
