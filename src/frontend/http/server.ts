@@ -12,7 +12,6 @@
 import { addressKey, parseIP } from "../../bittorrent/ip.ts";
 import type { MaybePromise } from "../../maybe.ts";
 import {
-  BAD_REQUEST,
   findHeadEnd,
   HEADERS_TOO_LARGE,
   LINE_TOO_LONG,
@@ -201,7 +200,8 @@ export class HTTPServer {
           have += n;
           continue;
         }
-        if (parseHead(buf, from, end, head) === BAD_REQUEST) return await this.refuse(c, BAD_REQUEST);
+        const parsed = parseHead(buf, from, end, head);
+        if (parsed < 0) return await this.refuse(c, parsed);
         c.busy = true;
         c.deadline = this.now + this.opts.writeTimeout;
         const keep = this.opts.keepAlive && !this.closing && head.persistent();

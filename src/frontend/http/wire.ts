@@ -117,6 +117,8 @@ function contains(buf: Uint8Array, from: number, to: number, word: string): bool
  * by byte is scanned once.
  */
 export function findHeadEnd(buf: Uint8Array, from: number, scanFrom: number, to: number): number {
+  // empty lines before the request line are no blank line (parseHead skips them)
+  while (from < to && (buf[from] === CR || buf[from] === LF)) from++;
   let i = Math.max(scanFrom, from + 1);
   for (;;) {
     // indexOf runs natively: much faster than a loop over the target's bytes
@@ -131,7 +133,8 @@ export function findHeadEnd(buf: Uint8Array, from: number, scanFrom: number, to:
 
 /**
  * Parses the complete head `buf[from, end)` (`end` from {@link findHeadEnd}) into
- * `head`. Returns `end`, or {@link BAD_REQUEST}. Empty lines before the request line
+ * `head`. Returns `end`, or {@link BAD_REQUEST}, {@link LINE_TOO_LONG} or
+ * {@link HEADERS_TOO_LARGE} (a head that arrived whole in one read). Empty lines before the request line
  * are skipped, as RFC 9112 asks.
  *
  * @example
@@ -155,6 +158,8 @@ export function parseHead(buf: Uint8Array, from: number, end: number, head: Requ
   for (let i = 0; i < 7; i++) if (buf[sp2 + 1 + i] !== HTTP_1[i]) return BAD_REQUEST;
   const minor = buf[sp2 + 8];
   if (minor !== 0x30 && minor !== 0x31) return BAD_REQUEST;
+  if (lineEnd - from > MAX_REQUEST_LINE) return LINE_TOO_LONG;
+  if (end - (eol + 1) > MAX_HEADER_BYTES) return HEADERS_TOO_LARGE;
   // The target's bytes are data to the query parser, so they are not checked one by one here.
   let t = sp1 + 1;
   if (buf[t] !== SLASH) {
@@ -186,6 +191,8 @@ export function parseHead(buf: Uint8Array, from: number, end: number, head: Requ
     let colon = line;
     while (colon < eol && buf[colon] !== COLON) colon++;
     if (colon === eol || colon === line) return BAD_REQUEST;
+    // whitespace between name and colon must be refused (RFC 9112 §5.1): "Content-Length : 5" smuggles a body
+    if (buf[colon - 1] === SP || buf[colon - 1] === HT) return BAD_REQUEST;
     const n = colon - line;
     if (n === 10 && matchesName(buf, line, eol, "connection")) {
       if (contains(buf, colon, eol, "close")) head.close = true;
