@@ -204,7 +204,9 @@ export class HTTPServer {
         if (parsed < 0) return await this.refuse(c, parsed);
         c.busy = true;
         c.deadline = this.now + this.opts.writeTimeout;
-        const keep = this.opts.keepAlive && !this.closing && head.persistent();
+        // Only GET is routed: any other method gets an error body, which a HEAD client would take for
+        // the next response, so the connection ends after it.
+        const keep = this.opts.keepAlive && !this.closing && head.persistent() && head.get;
         const persistence: Persistence = !keep ? "close" : head.http10 ? "keep-alive" : "open";
         let reply: Uint8Array | Response;
         try {
