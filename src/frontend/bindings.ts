@@ -1,7 +1,8 @@
 /**
- * The socket bindings of the runtime this process runs on: `Deno.serve` and
- * `Deno.listenDatagram` (plus the FFI transport) on Deno, `Bun.serve` and
- * `node:dgram` on Bun. `main.ts` and the black-box tests start trackers with
+ * The socket bindings of the runtime this process runs on: `Deno.listen` (the
+ * tracker's own HTTP server), `Deno.serve` (metrics) and `Deno.listenDatagram`
+ * (plus the FFI transport) on Deno; `Bun.listen`, `Bun.serve` and `node:dgram`
+ * on Bun. `main.ts` and the black-box tests start trackers with
  * {@link bindings}; the per-runtime modules can still be imported directly.
  *
  * @example
@@ -23,7 +24,7 @@ import { selectUDPTransport as selectDeno } from "./udp/select.ts";
 export type { HTTPListener, ListenTCPOptions, ServeOptions } from "./http/deno.ts";
 export type { ListenUDPOptions, UDPListener } from "./udp/deno.ts";
 
-/** `Deno.serve` or `Bun.serve`. */
+/** `Deno.serve` or `Bun.serve`: the metrics endpoints (and any fetch-style handler). */
 export const serveHTTP: Runtime["serveHTTP"] = isBun ? bunHTTP.serveHTTP : denoHTTP.serveHTTP;
 
 /** The runtime's own datagram socket: `Deno.listenDatagram` or `node:dgram` on Bun. */
@@ -34,8 +35,8 @@ export const selectUDPTransport: NonNullable<Runtime["selectUDP"]> = isBun
   ? bunUDP.selectUDPTransport
   : selectDeno;
 
-/** Raw TCP streams for hayate's own HTTP server: Deno's (Bun serves the tracker through `Bun.serve`). */
-export const listenTCP: Runtime["listenTCP"] = isBun ? undefined : denoHTTP.listenTCP;
+/** Raw TCP (or TLS) streams for hayate's own HTTP server: `Deno.listen` or `Bun.listen`. */
+export const listenTCP: NonNullable<Runtime["listenTCP"]> = isBun ? bunHTTP.listenTCP : denoHTTP.listenTCP;
 
 /** Everything `Tracker.start` needs from the runtime. */
 export const bindings: Runtime = { serveHTTP, listenTCP, listenUDP, selectUDP: selectUDPTransport };
