@@ -15,7 +15,8 @@
  *
  * The same file runs on Bun (`bun main.ts --config ...`, or a `bun build --compile`
  * binary): `src/runtime.ts` and `src/frontend/bindings.ts` pick the runtime's APIs
- * (`Bun.serve`, `node:dgram`; no FFI transport).
+ * (`Bun.listen` for the HTTP server, `Bun.serve` for metrics, `node:dgram`; no FFI
+ * transport).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /** Starts a real tracker in-process on ephemeral loopback ports for black-box tests. */
 import type { Config, HTTPConfig, UDPConfig } from "../../src/config/types.ts";
-// The running runtime's sockets: Deno.listen/Deno.serve/Deno.listenDatagram, or Bun.serve/node:dgram.
+// The running runtime's sockets: Deno.listen/Deno.serve/Deno.listenDatagram, or Bun.listen/Bun.serve/node:dgram.
 import { listenTCP, listenUDP, serveHTTP } from "../../src/frontend/bindings.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
