@@ -109,8 +109,9 @@ export class HTTPFrontend {
    */
   fetch(req: Request, remote: string): MaybePromise<Response> {
     const url = req.url;
-    // The request target starts at the first "/" after the scheme's "//".
-    const start = url.indexOf("/", url.indexOf("//") + 2);
+    // The request target starts at the first "/" after the scheme's "//" (Bun hands
+    // an HTTP/1.0 request without Host over as the bare path).
+    const start = url.startsWith("/") ? 0 : url.indexOf("/", url.indexOf("//") + 2);
     const target = start < 0 ? "/" : url.slice(start);
     if (target.length * 3 > this.scratch.length) this.scratch = new Uint8Array(target.length * 3);
     const { written } = encoder.encodeInto(target, this.scratch);

@@ -61,7 +61,7 @@ export interface HTTPServerOptions {
   onError(err: unknown): void;
 }
 
-/** How often deadlines are checked: a timeout fires up to this much late. */
+/** How often deadlines are checked: a timeout fires up to twice this late. */
 const SWEEP_MS = 250;
 /** A connection's buffer starts this small (an announce is ~300–600 bytes) and grows to the caps. */
 const BUFFER_START = 2048;
@@ -160,7 +160,10 @@ export class HTTPServer {
   private sweep(): void {
     this.now = Date.now();
     // Closing the stream rejects its pending read or write, which ends serve().
-    for (const c of this.connections) if (this.now > c.deadline) this.release(c);
+    // Deadlines are set from `now`, which may be up to SWEEP_MS old: allowing for that
+    // here means a timeout never fires early (and at most 2 × SWEEP_MS late).
+    const due = this.now - SWEEP_MS;
+    for (const c of this.connections) if (due > c.deadline) this.release(c);
   }
 
   private async serve(c: Connection): Promise<void> {
@@ -189,10 +192,11 @@ export class HTTPServer {
             grown.set(buf);
             buf = grown;
           }
-          if (have === 0 && c.busy) {
-            // between requests: the idle timeout runs until the next one starts
+          if (c.busy) {
+            // Waiting for the next request (or the rest of a pipelined one): nothing in
+            // flight, so close() may drop it; with nothing buffered the idle timeout runs.
             c.busy = false;
-            c.deadline = this.now + this.opts.idleTimeout;
+            if (have === 0) c.deadline = this.now + this.opts.idleTimeout;
           }
           const n = await c.stream.read(buf.subarray(have));
           if (n === null) return;
