@@ -1,13 +1,16 @@
 /**
  * The peers of one address family, packed. Two structures, no per-peer objects:
  *
- * - a swarm table: open addressing (linear probing, backward-shift deletion) keyed
- *   by infohash, with each swarm's counters in a Uint32Array row;
+ * - a swarm table: one dense 40-byte row a swarm (infohash and counters), found
+ *   through a 4-byte-a-slot open-addressing index (linear probing, backward-shift
+ *   deletion) keyed by infohash;
  * - a peer slab: every swarm's records live in one contiguous block of a shared
  *   byte array, seeders first ([0, seeders) seeders, [seeders, count) leechers). A
  *   record is ip ‖ port ‖ peer id ‖ last-seen seconds (30 bytes for IPv4, 42 for
  *   IPv6), so a reply copies the compact part of a record as it is. Blocks come in
- *   size classes about 1.25× apart, and freed blocks are reused by class.
+ *   size classes about 1.25× apart; a growing block extends in place into the top
+ *   or a free neighbour when it can, a shrinking one gives its tail back in place,
+ *   and freed blocks merge with free neighbours and are split to fit.
  *
  * Swarms past {@link INDEX_FROM} peers also get a hash index over their block so
  * that a lookup stays O(1) however large the swarm grows.
@@ -71,6 +74,23 @@ export const MAX_SWARMS = ID_MASK - 1;
 const CLASS_SIZE: number[] = [];
 for (let n = 1; n < 2 ** 31; n = n < 8 ? n + 1 : Math.ceil(n * 1.25)) CLASS_SIZE.push(n);
 
+/** The largest class whose size is at most `n` (n ≥ 1): the free list a block of `n` records goes to. */
+function floorClass(n: number): number {
+  if (n <= 8) return n - 1;
+  let lo = 7, hi = CLASS_SIZE.length - 1; // CLASS_SIZE[lo] <= n < CLASS_SIZE[hi + 1]
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (CLASS_SIZE[mid] <= n) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Bytes of the edge bitmap of a slab of `bytes` bytes (one bit a record, and a spare byte). */
+function edgeBytes(bytes: number, stride: number): number {
+  return (Math.floor(bytes / stride) >>> 3) + 1;
+}
+
 function hashBytes(buf: Uint8Array, at: number, len: number, seed: number): number {
   let h = seed;
   for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i], 0x01000193);
@@ -99,10 +119,15 @@ export class FamilyStore {
   size = 0;
   private slab: Uint8Array;
   private top = 0;
-  // Free blocks of each class form a list threaded through the blocks themselves
-  // (the first 4 bytes of a free block hold the next one's offset), so holes cost
-  // no memory beyond what they already occupy. -1 ends a list.
+  // Free blocks are kept merged with free neighbours (and with the top), in
+  // doubly linked lists by size (list c: sizes from CLASS_SIZE[c] up to the next
+  // class) threaded through the blocks themselves: the first record of a free
+  // block holds next, prev and size, its last record the size again, so holes
+  // cost no memory beyond what they already occupy. -1 ends a list. One bit a
+  // record marks the first and last records of free blocks, so a block being
+  // freed finds free neighbours in O(1).
   private readonly freeHead = new Int32Array(CLASS_SIZE.length).fill(-1);
+  private edges: Uint8Array;
   private freeRecords = 0;
   private readonly indexes: (Int32Array | undefined)[] = [];
   private readonly freeIndexIDs: number[] = [];
@@ -112,6 +137,7 @@ export class FamilyStore {
 
   constructor(readonly layout: Layout) {
     this.slab = new Uint8Array(SLAB_START);
+    this.edges = new Uint8Array(edgeBytes(SLAB_START, layout.stride));
     const table = new ArrayBuffer(TABLE_START * R * 4);
     this.keys = new Uint8Array(table);
     this.rows = new Uint32Array(table);
@@ -193,7 +219,7 @@ export class FamilyStore {
    * index never shrinks here (see {@link shrink}).
    */
   deleteSwarm(s: number): void {
-    this.release(this.rows[s * R + OFFSET], this.cls(s));
+    this.release(this.rows[s * R + OFFSET], CLASS_SIZE[this.cls(s)]);
     this.dropIndex(s);
     // Backward-shift deletion: later entries of the probe run move into the hole,
     // so lookups need no tombstones.
@@ -281,6 +307,7 @@ export class FamilyStore {
     this.index = new Uint32Array(16);
     this.size = 0;
     this.slab = new Uint8Array(SLAB_START);
+    this.edges = new Uint8Array(edgeBytes(SLAB_START, this.layout.stride));
     this.top = 0;
     this.freeHead.fill(-1);
     this.freeRecords = 0;
@@ -290,47 +317,102 @@ export class FamilyStore {
 
   // ---- peer slab ----
 
+  /** Records [at, at + size) become a free block: linked into its list, edges marked. */
+  private pushFree(at: number, size: number): void {
+    const c = floorClass(size);
+    const head = this.freeHead[c];
+    this.setWord(at, 0, head);
+    this.setWord(at, 4, -1);
+    this.setWord(at, 8, size);
+    this.setWord(at + size - 1, 12, size);
+    if (head >= 0) this.setWord(head, 4, at);
+    this.freeHead[c] = at;
+    this.markEdge(at, true);
+    this.markEdge(at + size - 1, true);
+    this.freeRecords += size;
+  }
+
+  /** Takes the free block at `at` out of its list; returns its size. */
+  private unlinkFree(at: number): number {
+    const size = this.word(at, 8);
+    const next = this.word(at, 0);
+    const prev = this.word(at, 4);
+    if (prev >= 0) this.setWord(prev, 0, next);
+    else this.freeHead[floorClass(size)] = next;
+    if (next >= 0) this.setWord(next, 4, prev);
+    this.markEdge(at, false);
+    this.markEdge(at + size - 1, false);
+    this.freeRecords -= size;
+    return size;
+  }
+
+  /** A block of class `cls`: the smallest free block that fits (split), else fresh records. */
   private alloc(cls: number): number {
     const size = CLASS_SIZE[cls];
-    const reuse = this.freeHead[cls];
-    if (reuse >= 0) {
-      this.freeHead[cls] = this.readLink(reuse);
-      this.freeRecords -= size;
-      return reuse;
+    if (this.freeRecords >= size) {
+      // List c holds blocks of CLASS_SIZE[c] up to the next class: any of list cls fits.
+      for (let c = cls; c < CLASS_SIZE.length; c++) {
+        const at = this.freeHead[c];
+        if (at < 0) continue;
+        const got = this.unlinkFree(at);
+        if (got > size) this.pushFree(at + size, got - size); // its right neighbour is in use
+        return at;
+      }
     }
-    // Before taking fresh records, take back the holes that freed blocks left
-    // (a swarm that grows leaves a block of every smaller class behind).
+    // Coalescing keeps holes few; when they still add up (scattered blocks of
+    // swarms that shrank), slide everything down before taking fresh records.
     if (this.freeRecords * COMPACT_WHEN > this.top) this.compact();
-    const need = (this.top + size) * this.layout.stride;
-    if (need > this.slab.length) this.resizeSlab(Math.max(need, Math.ceil(this.slab.length * 1.5)));
+    this.reserve(this.top + size);
     const at = this.top;
     this.top += size;
     return at;
   }
 
-  private release(offset: number, cls: number): void {
-    if (offset + CLASS_SIZE[cls] === this.top) {
-      this.top = offset;
-    } else {
-      this.writeLink(offset, this.freeHead[cls]);
-      this.freeHead[cls] = offset;
-      this.freeRecords += CLASS_SIZE[cls];
+  /** Frees records [at, at + size), merged with free neighbours and folded into the top. */
+  private release(at: number, size: number): void {
+    if (at > 0 && this.isEdge(at - 1)) {
+      const start = at - this.word(at - 1, 12);
+      size += at - start;
+      this.unlinkFree(start);
+      at = start;
     }
+    if (at + size === this.top) {
+      this.top = at;
+      return;
+    }
+    if (this.isEdge(at + size)) size += this.unlinkFree(at + size);
+    this.pushFree(at, size);
   }
 
-  private readLink(offset: number): number {
-    const at = offset * this.layout.stride;
+  /** Makes room for `records` records in the slab. */
+  private reserve(records: number): void {
+    const need = records * this.layout.stride;
+    if (need > this.slab.length) this.resizeSlab(Math.max(need, Math.ceil(this.slab.length * 1.5)));
+  }
+
+  private isEdge(record: number): boolean {
+    return (this.edges[record >>> 3] & (1 << (record & 7))) !== 0;
+  }
+
+  private markEdge(record: number, on: boolean): void {
+    if (on) this.edges[record >>> 3] |= 1 << (record & 7);
+    else this.edges[record >>> 3] &= ~(1 << (record & 7));
+  }
+
+  /** The i32 at byte `byte` of record `record` (free-block bookkeeping). */
+  private word(record: number, byte: number): number {
+    const at = record * this.layout.stride + byte;
     const b = this.slab;
     return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
   }
 
-  private writeLink(offset: number, next: number): void {
-    const at = offset * this.layout.stride;
+  private setWord(record: number, byte: number, value: number): void {
+    const at = record * this.layout.stride + byte;
     const b = this.slab;
-    b[at] = next;
-    b[at + 1] = next >> 8;
-    b[at + 2] = next >> 16;
-    b[at + 3] = next >> 24;
+    b[at] = value;
+    b[at + 1] = value >> 8;
+    b[at + 2] = value >> 16;
+    b[at + 3] = value >> 24;
   }
 
   private resizeSlab(bytes: number): void {
@@ -338,13 +420,17 @@ export class FamilyStore {
     const next = new Uint8Array(bytes);
     next.set(this.slab.subarray(0, this.top * this.layout.stride));
     this.slab = next;
+    const edges = new Uint8Array(edgeBytes(bytes, this.layout.stride));
+    edges.set(this.edges.subarray(0, Math.min(this.edges.length, edges.length)));
+    this.edges = edges;
   }
 
   /**
    * Slides every block down over the holes, in offset order, so that the slab is
    * one packed run again and the free lists are empty. O(peers); it runs when
-   * fresh records are needed while an eighth of the slab is holes, so each freed
-   * record pays for about eight moved ones. (In place: a fresh buffer would leave
+   * fresh records are needed while an eighth of the slab is holes that no free
+   * block could serve (merging makes that rare), so each freed record pays for
+   * about eight moved ones. (In place: a fresh buffer would leave
    * the old one resident until the JS garbage collector gets to it.)
    */
   compact(): void {
@@ -368,21 +454,40 @@ export class FamilyStore {
     this.top = to;
     this.freeHead.fill(-1);
     this.freeRecords = 0;
+    this.edges.fill(0);
     // Written pages past the new top stay resident: hand a mostly empty slab back.
     if (this.top * stride * 2 < this.slab.length && this.slab.length > SLAB_START) {
       this.resizeSlab(Math.max(SLAB_START, Math.ceil(this.top * stride * 1.25)));
     }
   }
 
-  /** Moves swarm `s` to a block of class `cls`; positions inside the block are kept. */
+  /**
+   * Moves swarm `s` to a block of class `cls`; positions inside the block are kept.
+   * The block grows in place into the top or a free right neighbour when it can,
+   * and always shrinks in place.
+   */
   private reblock(s: number, cls: number): void {
     const r = s * R;
-    const { stride } = this.layout;
-    const to = this.alloc(cls); // may compact, which moves this swarm's block too
     const from = this.rows[r + OFFSET];
-    this.slab.copyWithin(to * stride, from * stride, (from + this.rows[r + COUNT]) * stride);
-    this.release(from, this.cls(s));
-    this.rows[r + OFFSET] = to;
+    const had = CLASS_SIZE[this.cls(s)];
+    const size = CLASS_SIZE[cls];
+    const end = from + had;
+    if (size < had) {
+      this.release(from + size, had - size);
+    } else if (end === this.top) {
+      this.reserve(from + size);
+      this.top = from + size;
+    } else if (this.isEdge(end) && had + this.word(end, 8) >= size) {
+      const got = had + this.unlinkFree(end);
+      if (got > size) this.pushFree(from + size, got - size);
+    } else {
+      const to = this.alloc(cls); // may compact, which moves this swarm's block too
+      const moved = this.rows[r + OFFSET];
+      const { stride } = this.layout;
+      this.slab.copyWithin(to * stride, moved * stride, (moved + this.rows[r + COUNT]) * stride);
+      this.release(moved, had);
+      this.rows[r + OFFSET] = to;
+    }
     this.setMeta(s, cls, this.indexID(s));
   }
 
@@ -628,6 +733,57 @@ export class FamilyStore {
   /** Sets the completed count of swarm `s` (restoring a snapshot). */
   setDownloaded(s: number, n: number): void {
     this.rows[s * R + DOWNLOADED] = n;
+  }
+
+  /**
+   * Checks the invariants of the table, the index and the slab, for tests: swarm
+   * blocks and free blocks tile [0, top) exactly, free blocks are merged, listed
+   * once under their size and marked at both ends, and the index names every
+   * swarm once. Returns the first violation found, or undefined. O(n log n).
+   */
+  audit(): string | undefined {
+    const spans: [number, number, string][] = [];
+    for (let s = 0; s < this.size; s++) {
+      const cls = this.cls(s);
+      if (cls < 0 || this.count(s) > CLASS_SIZE[cls] || this.seeders(s) > this.count(s)) {
+        return `swarm ${s} row`;
+      }
+      if (this.swarm(this.infoHash(s)) !== s) return `swarm ${s} not found by its infohash`;
+      spans.push([this.rows[s * R + OFFSET], CLASS_SIZE[cls], `swarm ${s}`]);
+    }
+    let listed = 0;
+    for (let c = 0; c < CLASS_SIZE.length; c++) {
+      let prev = -1;
+      for (let at = this.freeHead[c]; at >= 0; at = this.word(at, 0)) {
+        const size = this.word(at, 8);
+        if (floorClass(size) !== c) return `free block ${at} of ${size} in list ${c}`;
+        if (this.word(at, 4) !== prev) return `free block ${at}: bad prev link`;
+        if (this.word(at + size - 1, 12) !== size) return `free block ${at}: bad footer`;
+        if (!this.isEdge(at) || !this.isEdge(at + size - 1)) return `free block ${at}: edges not marked`;
+        spans.push([at, size, "free"]);
+        listed += size;
+        prev = at;
+        if (listed > this.top) return "a free list loops";
+      }
+    }
+    if (listed !== this.freeRecords) return `free records ${this.freeRecords}, listed ${listed}`;
+    spans.sort((a, b) => a[0] - b[0]);
+    let end = 0;
+    for (let i = 0; i < spans.length; i++) {
+      const [at, size, what] = spans[i];
+      if (at !== end) return `${what} at ${at}, expected ${end}`;
+      if (what === "free" && i > 0 && spans[i - 1][2] === "free") {
+        return `free blocks ${spans[i - 1][0]} and ${at} not merged`;
+      }
+      if (what !== "free" && (this.isEdge(at) || this.isEdge(at + size - 1))) return `${what} marked as free`;
+      end = at + size;
+    }
+    if (end !== this.top) return `blocks end at ${end}, top ${this.top}`;
+    if (spans.length > 0 && spans[spans.length - 1][2] === "free") return "a free block touches the top";
+    let named = 0;
+    for (let p = 0; p < this.indexCapacity; p++) if (this.swarmAt(p) >= 0) named++;
+    if (named !== this.size) return `index names ${named} swarms, table has ${this.size}`;
+    return undefined;
   }
 
   /** Bytes held by the tables and the slab (not counting free pages never written). */

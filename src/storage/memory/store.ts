@@ -61,9 +61,10 @@ export interface MemoryStoreOptions {
 /**
  * Defaults of the memory limits, sized for a 1 GiB host. A peer costs at most
  * about 63 bytes (a 42-byte IPv6 record with size-class slack and holes) plus its
- * share of a per-swarm index, a swarm about 120 bytes while the table doubles, so
- * the worst case is roughly 4M × 63 + 4M × 16 + 1M × 120 ≈ 440 MB, leaving room
- * for the runtime (about 100 MB) and the rest of the tracker.
+ * share of a per-swarm index, a swarm about 60 bytes (a 40-byte row and up to 16
+ * bytes of index slots while the index doubles), so the worst case is roughly
+ * 4M × 63 + 4M × 16 + 1M × 60 ≈ 380 MB, leaving room for the runtime (about
+ * 100 MB) and the rest of the tracker.
  */
 export const MEMORY_LIMIT_DEFAULTS = {
   maxSwarms: 1_000_000,

@@ -1,0 +1,151 @@
+/**
+ * The packed structures of one address family (src/storage/memory/family.ts) on
+ * their own: the dense swarm table and its index, and the slab allocator (free
+ * blocks merged with their neighbours, blocks growing and shrinking in place).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  FamilyStore,
+  INDEX_FROM,
+  type Layout,
+  LAYOUT_V4,
+  LAYOUT_V6,
+} from "../../src/storage/memory/family.ts";
+
+const ihOf = (n: number) => {
+  const b = new Uint8Array(20);
+  new DataView(b.buffer).setUint32(0, n * 2654435761);
+  new DataView(b.buffer).setUint32(16, n);
+  return b;
+};
+const keyOf = (layout: Layout, n: number) => {
+  const k = new Uint8Array(layout.key);
+  new DataView(k.buffer).setUint32(0, n);
+  new DataView(k.buffer).setUint32(layout.entry + 4, n * 40503);
+  return k;
+};
+
+function checked(fam: FamilyStore): void {
+  const problem = fam.audit();
+  assert.equal(problem, undefined, problem);
+}
+
+for (const layout of [LAYOUT_V4, LAYOUT_V6]) {
+  test(`family (${layout.stride}-byte records): random operations agree with a model, invariants hold`, () => {
+    let seed = 99;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const fam = new FamilyStore(layout);
+    const model = new Map<number, Map<number, boolean>>(); // swarm -> peer -> seeder
+    for (let step = 0; step < 40_000; step++) {
+      // A few swarms that grow past the index threshold and shrink again, many small ones.
+      const big = rand(3) === 0;
+      const sn = big ? rand(3) : 3 + rand(300);
+      const pn = big ? rand(400) : rand(12);
+      const key = keyOf(layout, pn);
+      const m = model.get(sn) ?? new Map<number, boolean>();
+      let s = fam.swarm(ihOf(sn));
+      assert.equal(s >= 0, model.has(sn));
+      const pos = s < 0 ? -1 : fam.find(s, key);
+      assert.equal(pos >= 0, m.has(pn));
+      // Big swarms lean towards growing for a while, then towards shrinking.
+      const addBias = big ? ((step >> 12) % 2 === 0 ? 3 : 1) : 2;
+      if (pos < 0 && rand(4) < addBias) {
+        if (s < 0) s = fam.swarmOrCreate(ihOf(sn));
+        const seeder = rand(2) === 0;
+        fam.add(s, key, seeder, 1000 + step);
+        m.set(pn, seeder);
+        model.set(sn, m);
+      } else if (pos >= 0) {
+        assert.equal(pos < fam.seeders(s), m.get(pn));
+        fam.removeAt(s, pos);
+        m.delete(pn);
+        if (m.size === 0) {
+          fam.deleteSwarm(s);
+          model.delete(sn);
+        }
+      }
+      if (step % 1000 === 0) {
+        checked(fam);
+        if (step % 8000 === 0) fam.compact();
+        checked(fam);
+      }
+    }
+    checked(fam);
+    assert.equal(fam.size, model.size);
+    for (const [sn, m] of model) {
+      const s = fam.swarm(ihOf(sn));
+      assert.equal(fam.count(s), m.size);
+      assert.equal(fam.seeders(s), [...m.values()].filter(Boolean).length);
+      for (const [pn, seeder] of m) {
+        const pos = fam.find(s, keyOf(layout, pn));
+        assert.ok(pos >= 0);
+        assert.equal(pos < fam.seeders(s), seeder);
+      }
+    }
+  });
+}
+
+test("family: deleting a swarm gives its number to the last swarm; the index follows", () => {
+  const fam = new FamilyStore(LAYOUT_V4);
+  for (let n = 0; n < 100; n++) fam.add(fam.swarmOrCreate(ihOf(n)), keyOf(LAYOUT_V4, n), false, 1);
+  assert.equal(fam.swarm(ihOf(99)), 99);
+  fam.removeAt(fam.swarm(ihOf(10)), 0);
+  fam.deleteSwarm(fam.swarm(ihOf(10)));
+  assert.equal(fam.size, 99);
+  assert.equal(fam.swarm(ihOf(10)), -1);
+  assert.equal(fam.swarm(ihOf(99)), 10);
+  assert.equal(fam.find(10, keyOf(LAYOUT_V4, 99)), 0);
+  checked(fam);
+  // Deleting the last swarm moves nothing.
+  fam.removeAt(98, 0);
+  fam.deleteSwarm(98);
+  assert.equal(fam.swarm(ihOf(98)), -1);
+  assert.equal(fam.swarm(ihOf(97)), 97);
+  // Each swarm sits in exactly one index slot.
+  const seen = new Set<number>();
+  for (let p = 0; p < fam.slots; p++) if (fam.swarmAt(p) >= 0) seen.add(fam.swarmAt(p));
+  assert.equal(seen.size, 98);
+  checked(fam);
+});
+
+test("family: swarms growing in lockstep reuse their old blocks (few holes, no compaction)", () => {
+  const fam = new FamilyStore(LAYOUT_V4);
+  const swarms = 5000, peers = 10;
+  let compactions = 0;
+  const compact = fam.compact.bind(fam);
+  fam.compact = () => {
+    compactions++;
+    compact();
+  };
+  for (let i = 0; i < swarms * peers; i++) {
+    fam.add(fam.swarmOrCreate(ihOf(i % swarms)), keyOf(LAYOUT_V4, i), i % 2 === 0, 1);
+  }
+  checked(fam);
+  assert.equal(compactions, 0);
+  const live = swarms * peers * LAYOUT_V4.stride;
+  const slab = fam.bytes - fam.size * 40 - fam.slots * 4;
+  assert.ok(slab <= live * 1.02, `slab ${slab} B for ${live} B of records`);
+});
+
+test("family: a large swarm shrinks in place, and the freed tail merges with its neighbours", () => {
+  const fam = new FamilyStore(LAYOUT_V6);
+  const a = fam.swarmOrCreate(ihOf(1));
+  for (let i = 0; i < 5000; i++) fam.add(a, keyOf(LAYOUT_V6, i), i % 3 === 0, 1);
+  const b = fam.swarmOrCreate(ihOf(2)); // after a's block
+  fam.add(b, keyOf(LAYOUT_V6, 1), true, 1);
+  const grown = fam.bytes;
+  for (let i = 0; i < 4990; i++) fam.removeAt(a, fam.find(a, keyOf(LAYOUT_V6, i)));
+  checked(fam);
+  assert.equal(fam.count(a), 10);
+  assert.ok(INDEX_FROM < 5000);
+  for (let i = 4990; i < 5000; i++) assert.ok(fam.find(a, keyOf(LAYOUT_V6, i)) >= 0);
+  fam.removeAt(b, 0);
+  fam.deleteSwarm(b);
+  checked(fam);
+  // With b gone, a's tail and b's block fold back into the top.
+  assert.ok(fam.bytes < grown / 10, `${fam.bytes} of ${grown} bytes still held`);
+});
