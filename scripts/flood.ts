@@ -40,8 +40,8 @@ import { Context } from "../src/middleware/hook.ts";
 import { Logic } from "../src/middleware/logic.ts";
 import { MEMORY_LIMIT_DEFAULTS, MemoryStore } from "../src/storage/memory/store.ts";
 import { parseURLData } from "../src/bittorrent/params.ts";
-import { decode } from "../src/bittorrent/bencode.ts";
 import { UDPClient } from "../tests/helpers/udp_client.ts";
+import { Honest, HONEST_SWARMS, honestPeers } from "./lib/honest.ts";
 import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, run, sleep } from "./lib/proc.ts";
 import { buildUdpload, parseUdpload, readMetrics, startHayate } from "./lib/tracker.ts";
 
@@ -125,164 +125,6 @@ function inProcess(): void {
   store.stop();
 }
 
-// ---------------------------------------------------------------- honest swarms
-
-interface HonestPeer {
-  label: string;
-  infoHash: Uint8Array;
-  peerID: Uint8Array;
-  proto: "udp" | "http";
-  seeder: boolean;
-  port: number;
-  /** "127.0.0.1:port" of the peers its replies must list, sorted. */
-  expected: string[];
-}
-
-interface Answer {
-  peers: string[];
-  complete: number;
-  incomplete: number;
-  error?: string;
-}
-
-const SWARMS = 3;
-const utf8 = new TextEncoder();
-
-function honestPeers(): HonestPeer[] {
-  const all: HonestPeer[] = [];
-  for (let s = 0; s < SWARMS; s++) {
-    const infoHash = utf8.encode(`flood-honest-swarm-${s}`);
-    for (
-      const [k, proto, seeder] of [[0, "udp", true], [1, "udp", false], [2, "http", true], [
-        3,
-        "http",
-        false,
-      ]] as const
-    ) {
-      all.push({
-        label: `swarm ${s} ${proto} ${seeder ? "seeder" : "leecher"}`,
-        infoHash,
-        peerID: utf8.encode(`-FL0001-honest-${s}-${k}-`.padEnd(20, "x").slice(0, 20)),
-        proto,
-        seeder,
-        port: 40000 + s * 10 + k,
-        expected: [],
-      });
-    }
-  }
-  for (const p of all) {
-    p.expected = all
-      .filter((o) => o.infoHash === p.infoHash && o !== p && (!p.seeder || !o.seeder))
-      .map((o) => `${HOST}:${o.port}`)
-      .sort();
-  }
-  return all;
-}
-
-const esc = (b: Uint8Array) => Array.from(b, (c) => "%" + c.toString(16).padStart(2, "0")).join("");
-
-async function announceHTTP(httpPort: number, p: HonestPeer, event: string): Promise<Answer> {
-  const url = `http://${HOST}:${httpPort}/announce?info_hash=${esc(p.infoHash)}&peer_id=${
-    esc(p.peerID)
-  }&port=${p.port}&uploaded=0&downloaded=0&left=${p.seeder ? 0 : 1000}&compact=1&numwant=50${
-    event ? `&event=${event}` : ""
-  }`;
-  const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
-  const d = decode(new Uint8Array(await r.arrayBuffer())) as Record<string, unknown>;
-  if (d["failure reason"] instanceof Uint8Array) {
-    return { peers: [], complete: 0, incomplete: 0, error: new TextDecoder().decode(d["failure reason"]) };
-  }
-  const raw = d.peers instanceof Uint8Array ? d.peers : new Uint8Array(0);
-  const peers: string[] = [];
-  for (let at = 0; at + 6 <= raw.length; at += 6) {
-    peers.push(`${raw[at]}.${raw[at + 1]}.${raw[at + 2]}.${raw[at + 3]}:${(raw[at + 4] << 8) | raw[at + 5]}`);
-  }
-  return { peers, complete: Number(d.complete), incomplete: Number(d.incomplete) };
-}
-
-async function announceUDP(client: UDPClient, p: HonestPeer, event: number): Promise<Answer> {
-  const r = await client.announce({
-    infoHash: p.infoHash,
-    peerID: p.peerID,
-    port: p.port,
-    left: p.seeder ? 0 : 1000,
-    downloaded: 0,
-    event,
-    numWant: 50,
-  });
-  if (r.action === 3) return { peers: [], complete: 0, incomplete: 0, error: r.message };
-  return { peers: r.peers ?? [], complete: r.seeders ?? -1, incomplete: r.leechers ?? -1 };
-}
-
-class Honest {
-  pass = 0;
-  fail = 0;
-  rounds = 0;
-  maxMs = 0;
-  readonly failures: string[] = [];
-  private stopped = false;
-  private loop: Promise<void> | undefined;
-
-  constructor(
-    private readonly peers: HonestPeer[],
-    private readonly client: UDPClient,
-    private readonly httpPort: number,
-  ) {}
-
-  private announce(p: HonestPeer, started: boolean): Promise<Answer> {
-    return p.proto === "udp"
-      ? announceUDP(this.client, p, started ? 2 : 0)
-      : announceHTTP(this.httpPort, p, started ? "started" : "");
-  }
-
-  /** Every peer announces `started` once; the first of a swarm gets itself back, so nothing is checked. */
-  async join(): Promise<void> {
-    for (const p of this.peers) await this.announce(p, true);
-  }
-
-  /** One announce per peer, each checked. */
-  async round(): Promise<void> {
-    this.rounds++;
-    await Promise.all(this.peers.map(async (p) => {
-      const t0 = performance.now();
-      let why = "";
-      try {
-        const a = await this.announce(p, false);
-        const got = [...a.peers].sort();
-        if (a.error !== undefined) why = `error "${a.error}"`;
-        else if (got.join(",") !== p.expected.join(",")) {
-          why = `peers [${got.join(", ")}], expected [${p.expected.join(", ")}]`;
-        } else if (a.complete !== 2 || a.incomplete !== 2) {
-          why = `complete ${a.complete} incomplete ${a.incomplete}, expected 2 and 2`;
-        }
-      } catch (err) {
-        why = (err as Error).message;
-      }
-      this.maxMs = Math.max(this.maxMs, performance.now() - t0);
-      if (why === "") this.pass++;
-      else {
-        this.fail++;
-        if (this.failures.length < 20) this.failures.push(`round ${this.rounds}, ${p.label}: ${why}`);
-      }
-    }));
-  }
-
-  start(everyMs: number): void {
-    this.loop = (async () => {
-      while (!this.stopped) {
-        const t0 = Date.now();
-        await this.round();
-        await sleep(Math.max(0, everyMs - (Date.now() - t0)));
-      }
-    })();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.loop;
-  }
-}
-
 // ---------------------------------------------------------------- sockets
 
 async function sockets(): Promise<number> {
@@ -308,7 +150,7 @@ async function sockets(): Promise<number> {
   );
 
   const client = await UDPClient.open(udpPort);
-  const honest = new Honest(honestPeers(), client, httpPort);
+  const honest = new Honest(honestPeers("flood"), client, httpPort);
   await honest.join();
   await honest.round();
   if (honest.fail > 0) {
@@ -443,7 +285,7 @@ tracker RSS: start ${mib(startRSS)} MiB, peak ${mib(peak)} MiB (VmHWM ${mib(hwm)
     mib(endRSS)
   } MiB; bound ${mib(bound)} MiB
 honest checks: ${n(honest.pass)} passed, ${honest.fail} failed over ${honest.rounds} rounds of ${
-    SWARMS * 4
+    HONEST_SWARMS * 4
   } announces (UDP and HTTP), slowest ${honest.maxMs.toFixed(0)} ms${
     honest.failures.length ? `\n  ${honest.failures.join("\n  ")}` : ""
   }

@@ -1,24 +1,32 @@
 /**
  * Soak test: hayate (the real `main.ts`, pinned to CPU 0, memory store, FFI UDP)
  * under honest load at a fixed rate (udpload, BEP 15, the bench workload) mixed
- * with hostile traffic (random garbage datagrams, announces for random infohashes
- * with a valid connection ID, junk HTTP requests) for `--minutes`. Samples the
- * tracker's RSS every 10 s and prints it over time, with the honest load's error
- * counts and p99 latency, and whether memory stayed flat after the warm-up.
+ * with hostile traffic for `--minutes`: random garbage datagrams, announces for
+ * random infohashes with a valid connection ID, junk HTTP requests, and slowloris
+ * connections that trickle a request head a byte at a time. Honest swarms announce
+ * over UDP and HTTP every second and each reply is checked (scripts/lib/honest.ts).
+ * Samples the tracker's RSS every 10 s and prints it over time, the honest load's
+ * error counts (by message, from /metrics) and p99 latency, how the slowloris
+ * connections were cut, and whether memory stayed flat after the warm-up. Exits 1
+ * when an honest check failed or the tracker died.
  *
  * ```sh
  * deno run --allow-all scripts/soak.ts --minutes 30 --rate 100000
  * ```
  *
  * Options: `--minutes M` (30), `--rate N` honest requests/s (100000, about half of
- * the measured capacity), `--hostile N` hostile datagrams/s (20000). Needs gcc and
- * taskset. Loopback only; every child is killed at exit.
+ * the measured capacity), `--hostile N` hostile datagrams/s (20000), `--slowloris N`
+ * connections kept trickling (64). Needs gcc and taskset. Loopback only; every child
+ * is killed at exit.
  *
  * @module
  */
 import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
-import { freeTCPPort, freeUDPPort, HOST, procStatus, run, sleep, startServer, waitUDP } from "./lib/proc.ts";
+import { UDPClient } from "../tests/helpers/udp_client.ts";
+import { Honest, honestPeers } from "./lib/honest.ts";
+import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, run, sleep } from "./lib/proc.ts";
+import { buildUdpload, readMetrics, startHayate } from "./lib/tracker.ts";
 
 const flags = parseArgs({
   args: Deno.args,
@@ -26,57 +34,67 @@ const flags = parseArgs({
     minutes: { type: "string", default: "30" },
     rate: { type: "string", default: "100000" },
     hostile: { type: "string", default: "20000" },
+    slowloris: { type: "string", default: "64" },
   },
   strict: true,
 }).values;
 const SECONDS = Math.round(Number(flags.minutes) * 60);
 const RATE = Number(flags.rate);
 const HOSTILE = Number(flags.hostile);
-const ROOT = new URL("..", import.meta.url).pathname;
-const BENCH = new URL("../../shared/bench/", import.meta.url).pathname;
+const SLOWLORIS = Number(flags.slowloris);
 
 const tmp = await Deno.makeTempDir({ prefix: "hayate-soak-" });
-const udpload = `${tmp}/udpload`;
-const built = await run(
-  "gcc",
-  ["-O2", "-Wall", "-pthread", "-o", udpload, `${BENCH}/udpload.c`, "-lm"],
-  120_000,
-);
-if (built.code !== 0) throw new Error(`gcc udpload.c failed (apt-get install -y gcc):\n${built.stderr}`);
-
+const udpload = await buildUdpload(tmp);
 const udpPort = freeUDPPort();
 const httpPort = freeTCPPort();
-const config = `${tmp}/hayate.yaml`;
+let metricsPort = freeTCPPort();
+while (metricsPort === httpPort) metricsPort = freeTCPPort();
 // A short peer lifetime so that GC keeps removing the hostile swarms during the run.
-await Deno.writeTextFile(
-  config,
-  `hayate:
-  announce_interval: 30m
-  http:
-    addr: ${HOST}:${httpPort}
-    enable_keepalive: true
-    announce_routes: [/announce]
-    scrape_routes: [/scrape]
-  udp:
-    addr: ${HOST}:${udpPort}
-    private_key: soak-test-key
-    transport: ffi
-  storage:
-    name: memory
-    config:
-      gc_interval: 30s
-      peer_lifetime: 2m
-`,
-);
-const server = startServer(
-  ["taskset", "-c", "0", Deno.execPath(), "run", "--allow-all", `${ROOT}/main.ts`, "--config", config],
-  `${tmp}/hayate.log`,
-);
-await waitUDP(udpPort, 20_000, server);
+const server = await startHayate({
+  dir: tmp,
+  udpPort,
+  httpPort,
+  metricsPort,
+  storageConfig: "      gc_interval: 30s\n      peer_lifetime: 2m\n",
+});
+// This process (hostile traffic, honest checks, samplers) shares CPU 1 with udpload.
+await run("taskset", ["-a", "-p", "-c", "1", String(Deno.pid)], 5000);
 console.error(
-  `soak: ${SECONDS} s, honest ${RATE}/s, hostile ${HOSTILE}/s; tracker pid ${server.pid}, logs in ${tmp}`,
+  `soak: ${SECONDS} s, honest ${RATE}/s, hostile ${HOSTILE}/s, slowloris ${SLOWLORIS}; tracker pid ${server.pid}, logs in ${tmp}`,
 );
 
+// ---- honest swarms, checked every second
+const client = await UDPClient.open(HOST, udpPort);
+const honestSwarms = new Honest(honestPeers("soak"), client, httpPort);
+await honestSwarms.join();
+honestSwarms.start(1000);
+
+// ---- slowloris: connections that send a request head one byte every 500 ms
+const trickle = new TextEncoder().encode(
+  "GET /announce?info_hash=aaaaaaaaaaaaaaaaaaaa&peer_id=bbbbbbbbbbbbbbbbbbbb&port=1 HTTP/1.1\r\nHost: x\r\n",
+);
+let slowCut = 0;
+let slowLongest = 0;
+let slowCompleted = 0;
+let slowStop = false;
+const slow = Array.from({ length: SLOWLORIS }, async () => {
+  while (!slowStop) {
+    const t0 = Date.now();
+    try {
+      const conn = await Deno.connect({ hostname: HOST, port: httpPort });
+      for (let i = 0; !slowStop; i = (i + 1) % trickle.length) {
+        await conn.write(trickle.subarray(i, i + 1));
+        await sleep(500);
+        // The server answers nothing before the head ends; a read of 0 bytes (EOF) is the cut.
+        if (i === trickle.length - 1) slowCompleted++;
+      }
+      conn.close();
+    } catch {
+      slowCut++;
+      slowLongest = Math.max(slowLongest, Date.now() - t0);
+    }
+  }
+});
 // ---- hostile traffic, from this process (CPU 1 is shared with udpload)
 const sock = createSocket("udp4");
 await new Promise<void>((resolve) => sock.bind(0, HOST, () => resolve()));
@@ -162,9 +180,14 @@ clearInterval(hostile);
 clearInterval(refresh);
 clearInterval(sampler);
 sock.close();
+slowStop = true;
+await honestSwarms.stop();
+await client.close();
+const metrics = await readMetrics(metricsPort);
 await sleep(200);
 const alive = server.alive();
 await server.stop();
+await Promise.race([Promise.all(slow), sleep(2000)]);
 
 const mib = (b: number) => (b / 1048576).toFixed(0);
 console.log(`| minute | tracker RSS (MiB) |\n|---|---|`);
@@ -188,5 +211,27 @@ if (warm.length > 1) {
 console.log(`honest load: ${honest.stdout.match(/udp: .*$/m)?.[0] ?? honest.stdout}`);
 console.log(`${honest.stdout.match(/^errors: .*$/m)?.[0] ?? ""}`);
 console.log(`${honest.stdout.match(/^latency ms: .*$/m)?.[0] ?? ""}`);
+console.log(`udpload: ${honest.stderr.match(/first error response: .*$/m)?.[0] ?? "no error responses"}`);
+// Every client error the tracker answered, by protocol, action and message (the hostile traffic's included).
+const errors = [...(metrics ?? new Map<string, number>())]
+  .filter(([k, v]) =>
+    k.includes("_response_duration_milliseconds_count{") && v > 0 && !k.includes('error=""')
+  )
+  .map(([k, v]) => `  ${k.slice("chihaya_".length, k.indexOf("_response"))} ${k.slice(k.indexOf("{"))} ${v}`);
+console.log(`error replies by kind (all traffic):\n${errors.join("\n") || "  none"}`);
+console.log(
+  `honest swarms: ${honestSwarms.pass} checks passed, ${honestSwarms.fail} failed over ${honestSwarms.rounds} rounds, ` +
+    `slowest ${honestSwarms.maxMs.toFixed(0)} ms${
+      honestSwarms.failures.length ? `\n  ${honestSwarms.failures.join("\n  ")}` : ""
+    }`,
+);
+console.log(
+  `slowloris: ${slowCut} connections cut by the server (longest lived ${
+    (slowLongest / 1000).toFixed(1)
+  } s), ` +
+    `${slowCompleted} heads completed`,
+);
 console.log(`hostile datagrams sent: ${hostileSent}; tracker alive at the end: ${alive}`);
 await Deno.remove(tmp, { recursive: true });
+killAll();
+Deno.exit(honestSwarms.fail === 0 && alive ? 0 : 1);
