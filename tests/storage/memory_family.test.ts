@@ -1,7 +1,8 @@
 /**
  * The packed structures of one address family (src/storage/memory/family.ts) on
- * their own: the dense swarm table and its index, and the slab allocator (free
- * blocks merged with their neighbours, blocks growing and shrinking in place).
+ * their own: the dense swarm table and its index, the slab allocator (free blocks
+ * merged with their neighbours, blocks growing and shrinking in place), and the
+ * 2-byte last-seen stamps.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,7 +12,11 @@ import {
   type Layout,
   LAYOUT_V4,
   LAYOUT_V6,
+  STAMP_WINDOW,
+  stampUnit,
 } from "../../src/storage/memory/family.ts";
+import { ManualClock } from "../../src/clock.ts";
+import { MemoryStore } from "../../src/storage/memory/store.ts";
 
 const ihOf = (n: number) => {
   const b = new Uint8Array(20);
@@ -148,4 +153,68 @@ test("family: a large swarm shrinks in place, and the freed tail merges with its
   checked(fam);
   // With b gone, a's tail and b's block fold back into the top.
   assert.ok(fam.bytes < grown / 10, `${fam.bytes} of ${grown} bytes still held`);
+});
+
+test("last-seen stamps: exact across the 16-bit wrap with a 1-second unit", () => {
+  const fam = new FamilyStore(LAYOUT_V4);
+  const s = fam.swarmOrCreate(ihOf(1));
+  const t0 = 65536 * 26000 - 5; // 5 s before the stamp wraps
+  fam.add(s, keyOf(LAYOUT_V4, 1), false, t0);
+  for (const later of [0, 4, 5, 6, 1800, 3600, STAMP_WINDOW - 1]) {
+    assert.equal(fam.seen(s, 0, t0 + later), t0);
+  }
+  fam.touch(s, 0, t0 + 10);
+  assert.equal(fam.seen(s, 0, t0 + 10), t0 + 10);
+  assert.equal(fam.seen(s, 0, t0 + 4000), t0 + 10);
+});
+
+test("last-seen stamps: a stamp from the future (clock set back) reads as now", () => {
+  const fam = new FamilyStore(LAYOUT_V6);
+  const s = fam.swarmOrCreate(ihOf(1));
+  fam.add(s, keyOf(LAYOUT_V6, 1), true, 2_000_000_000);
+  assert.equal(fam.seen(s, 0, 2_000_000_000 - 1), 2_000_000_000 - 1);
+  assert.equal(fam.seen(s, 0, 2_000_000_000 - 3000), 2_000_000_000 - 3000);
+});
+
+test("last-seen stamps: a coarse unit never reads earlier than the true time, at most a unit later", () => {
+  const unit = stampUnit(30 * 86400, 3600); // a 30-day peer lifetime
+  assert.ok(unit > 1);
+  assert.ok(STAMP_WINDOW * unit >= 2 * (30 * 86400 + 3600));
+  assert.equal(stampUnit(1800, 180), 1);
+  const fam = new FamilyStore(LAYOUT_V4, unit);
+  const s = fam.swarmOrCreate(ihOf(1));
+  for (let i = 0; i < 200; i++) {
+    const t = 1_700_000_000 + i * 7919;
+    if (i === 0) fam.add(s, keyOf(LAYOUT_V4, 1), false, t);
+    else fam.touch(s, 0, t);
+    for (const later of [0, 1, unit, 86400, 30 * 86400]) {
+      const seen = fam.seen(s, 0, t + later);
+      assert.ok(seen >= t && seen < t + unit && seen <= t + later, `t ${t} +${later}: ${seen}`);
+    }
+  }
+});
+
+test("memory store: the garbage collector works across the stamp wrap", async () => {
+  const clock = new ManualClock(65536 * 26000 - 30);
+  const store = new MemoryStore({ gcInterval: 3_600_000, peerLifetime: 60_000, clock });
+  const ih = ihOf(7);
+  const peer = (n: number) => ({
+    id: new Uint8Array(20).fill(n),
+    ip: new Uint8Array([10, 0, 0, n]),
+    port: 1000 + n,
+  });
+  store.putLeecher(ih, peer(1));
+  store.putSeeder(ih, peer(2));
+  clock.advance(50); // past the wrap
+  store.putLeecher(ih, peer(2)); // refreshed (and now a leecher)
+  store.putSeeder(ih, peer(3));
+  clock.advance(30); // peer 1 is 80 s old, peers 2 and 3 30 s
+  assert.equal((await store.collectGarbage()).peersRemoved, 1);
+  assert.equal(store.hasPeer(ih, peer(1)), false);
+  assert.equal(store.hasPeer(ih, peer(2)), true);
+  assert.deepEqual(store.scrapeSwarm(ih, 4), { complete: 1, incomplete: 1, downloaded: 0 });
+  clock.advance(31);
+  assert.equal((await store.collectGarbage()).peersRemoved, 2);
+  assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
+  store.stop();
 });

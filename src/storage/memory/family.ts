@@ -6,8 +6,8 @@
  *   deletion) keyed by infohash;
  * - a peer slab: every swarm's records live in one contiguous block of a shared
  *   byte array, seeders first ([0, seeders) seeders, [seeders, count) leechers). A
- *   record is ip ‖ port ‖ peer id ‖ last-seen seconds (30 bytes for IPv4, 42 for
- *   IPv6), so a reply copies the compact part of a record as it is. Blocks come in
+ *   record is ip ‖ port ‖ peer id ‖ a 2-byte last-seen stamp (28 bytes for IPv4,
+ *   40 for IPv6), so a reply copies the compact part of a record as it is. Blocks come in
  *   size classes about 1.25× apart; a growing block extends in place into the top
  *   or a free neighbour when it can, a shrinking one gives its tail back in place,
  *   and freed blocks merge with free neighbours and are split to fit.
@@ -25,14 +25,28 @@ export interface Layout {
   entry: number;
   /** Bytes of the key: ip ‖ port ‖ peer id. */
   key: number;
-  /** Bytes per record: key and a 4-byte last-seen time. */
+  /** Bytes per record: key and a 2-byte last-seen stamp. */
   stride: number;
 }
 
 /** Geometry of IPv4 records. */
-export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 30 };
+export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 28 };
 /** Geometry of IPv6 records. */
-export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 42 };
+export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 40 };
+
+/**
+ * Last-seen stamps are 16 bits: the time in units of {@link FamilyStore.unit}
+ * seconds, modulo 2^16. A stamp is read as an age against the current time, and
+ * ages of 2^15 units or more are taken for stamps from the future (a clock set
+ * back), so every record must be looked at by the garbage collector before it is
+ * 2^15 units old; {@link stampUnit} picks a unit that leaves a margin of two.
+ */
+export const STAMP_WINDOW = 0x8000;
+
+/** The stamp unit, in seconds, for a store whose peers live `lifetime` seconds and are swept every `interval`. */
+export function stampUnit(lifetime: number, interval: number): number {
+  return Math.max(1, Math.ceil((2 * (lifetime + interval)) / STAMP_WINDOW));
+}
 
 /**
  * The slab starts this large. Untouched pages of a fresh zeroed allocation take no
@@ -135,7 +149,11 @@ export class FamilyStore {
   // that collide and turn lookups into long scans.
   private readonly seed = (Math.random() * 2 ** 32) >>> 0;
 
-  constructor(readonly layout: Layout) {
+  /**
+   * @param unit seconds per last-seen stamp unit (see {@link STAMP_WINDOW} and
+   *   {@link stampUnit})
+   */
+  constructor(readonly layout: Layout, readonly unit = 1) {
     this.slab = new Uint8Array(SLAB_START);
     this.edges = new Uint8Array(edgeBytes(SLAB_START, layout.stride));
     const table = new ArrayBuffer(TABLE_START * R * 4);
@@ -525,21 +543,26 @@ export class FamilyStore {
     }
   }
 
-  /** Last-seen seconds of a peer. */
-  seen(s: number, pos: number): number {
+  /**
+   * Last-seen time of a peer in seconds, read against `now`: exact with a 1-second
+   * unit, otherwise the end of the stamp's unit (never earlier than the true time,
+   * so a peer is never removed early). A stamp from the future reads as `now`.
+   */
+  seen(s: number, pos: number, now: number): number {
     const at = this.base(s, pos) + this.layout.key;
-    const b = this.slab;
-    return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+    const unit = this.unit;
+    const u = unit === 1 ? now : Math.floor(now / unit);
+    const age = (u - (this.slab[at] | (this.slab[at + 1] << 8))) & 0xffff;
+    if (age >= STAMP_WINDOW) return now;
+    return unit === 1 ? now - age : Math.min(now, (u - age + 1) * unit - 1);
   }
 
-  /** Refreshes a peer's last-seen time. */
+  /** Refreshes a peer's last-seen time to `now` (seconds). */
   touch(s: number, pos: number, now: number): void {
     const at = this.base(s, pos) + this.layout.key;
-    const b = this.slab;
-    b[at] = now;
-    b[at + 1] = now >>> 8;
-    b[at + 2] = now >>> 16;
-    b[at + 3] = now >>> 24;
+    const u = this.unit === 1 ? now : Math.floor(now / this.unit);
+    this.slab[at] = u;
+    this.slab[at + 1] = u >>> 8;
   }
 
   /** Adds a peer that is not in swarm `s` yet, as seeder or leecher. */
@@ -724,10 +747,10 @@ export class FamilyStore {
     }
   }
 
-  /** A view of the record at `pos` of swarm `s` (key ‖ last-seen), valid until the next change; for snapshots. */
-  record(s: number, pos: number): Uint8Array {
+  /** A view of the key of the peer at `pos` of swarm `s` (ip ‖ port ‖ peer id), valid until the next change; for snapshots. */
+  peerKey(s: number, pos: number): Uint8Array {
     const at = this.base(s, pos);
-    return this.slab.subarray(at, at + this.layout.stride);
+    return this.slab.subarray(at, at + this.layout.key);
   }
 
   /** Sets the completed count of swarm `s` (restoring a snapshot). */

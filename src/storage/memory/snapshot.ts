@@ -5,8 +5,9 @@
  *
  * Layout: `HYTSNAP1` ‖ body ‖ sha256(body). The body is, for IPv4 then IPv6: a
  * u32 swarm count, then per swarm its infohash (20 bytes), seeders, count and
- * downloaded (u32 each) and `count` records as the store packs them (ip ‖ port ‖
- * peer id ‖ last-seen seconds), seeders first. Numbers are little-endian.
+ * downloaded (u32 each) and `count` records (ip ‖ port ‖ peer id ‖ last-seen Unix
+ * seconds as u32: the store's own records carry a coarser 2-byte stamp), seeders
+ * first. Numbers are little-endian.
  *
  * @module
  */
@@ -23,12 +24,17 @@ export class SnapshotError extends Error {
   override name = "SnapshotError";
 }
 
-/** Encodes both families into snapshot bytes. */
-export function encodeSnapshot(families: FamilyStore[]): Uint8Array {
+/** Bytes of a snapshot record of `fam`: its key and a u32 last-seen time. */
+export function snapshotStride(fam: FamilyStore): number {
+  return fam.layout.key + 4;
+}
+
+/** Encodes both families into snapshot bytes, reading last-seen stamps against `now` (seconds). */
+export function encodeSnapshot(families: FamilyStore[], now: number): Uint8Array {
   let size = MAGIC.length + DIGEST;
   for (const fam of families) {
     size += 4;
-    for (let s = 0; s < fam.size; s++) size += 32 + fam.count(s) * fam.layout.stride;
+    for (let s = 0; s < fam.size; s++) size += 32 + fam.count(s) * snapshotStride(fam);
   }
   const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
@@ -44,8 +50,9 @@ export function encodeSnapshot(families: FamilyStore[]): Uint8Array {
       dv.setUint32(at + 28, fam.downloaded(s), true);
       at += 32;
       for (let pos = 0; pos < fam.count(s); pos++) {
-        out.set(fam.record(s, pos), at);
-        at += fam.layout.stride;
+        out.set(fam.peerKey(s, pos), at);
+        dv.setUint32(at + fam.layout.key, fam.seen(s, pos, now), true);
+        at += snapshotStride(fam);
       }
     }
   }

@@ -19,11 +19,12 @@ import {
   type SwarmSummary,
 } from "../store.ts";
 import type { ClientError } from "../../bittorrent/errors.ts";
-import { FamilyStore, LAYOUT_V4, LAYOUT_V6 } from "./family.ts";
+import { FamilyStore, LAYOUT_V4, LAYOUT_V6, stampUnit } from "./family.ts";
 import {
   decodeSnapshot,
   encodeSnapshot,
   readSnapshot,
+  snapshotStride,
   writeSnapshot,
   writeSnapshotSync,
 } from "./snapshot.ts";
@@ -60,10 +61,10 @@ export interface MemoryStoreOptions {
 
 /**
  * Defaults of the memory limits, sized for a 1 GiB host. A peer costs at most
- * about 63 bytes (a 42-byte IPv6 record with size-class slack and holes) plus its
+ * about 60 bytes (a 40-byte IPv6 record with size-class slack and holes) plus its
  * share of a per-swarm index, a swarm about 60 bytes (a 40-byte row and up to 16
  * bytes of index slots while the index doubles), so the worst case is roughly
- * 4M × 63 + 4M × 16 + 1M × 60 ≈ 380 MB, leaving room for the runtime (about
+ * 4M × 60 + 4M × 16 + 1M × 60 ≈ 365 MB, leaving room for the runtime (about
  * 100 MB) and the rest of the tracker.
  */
 export const MEMORY_LIMIT_DEFAULTS = {
@@ -90,8 +91,8 @@ const SUBNET_WINDOW = 4096;
  * ```
  */
 export class MemoryStore implements PeerStore {
-  private readonly v4 = new FamilyStore(LAYOUT_V4);
-  private readonly v6 = new FamilyStore(LAYOUT_V6);
+  private readonly v4: FamilyStore;
+  private readonly v6: FamilyStore;
   // One scratch key per family: a peer is written here once, then compared and
   // copied as bytes.
   private readonly key4 = new Uint8Array(LAYOUT_V4.key);
@@ -108,6 +109,9 @@ export class MemoryStore implements PeerStore {
   private readonly subnetBits6: number;
 
   constructor(private readonly options: MemoryStoreOptions) {
+    const unit = stampUnit(options.peerLifetime / 1000, options.gcInterval / 1000);
+    this.v4 = new FamilyStore(LAYOUT_V4, unit);
+    this.v6 = new FamilyStore(LAYOUT_V6, unit);
     this.subnetBits4 = Math.min(32, Math.max(0, options.preferredIPv4SubnetBits ?? 0));
     this.subnetBits6 = Math.min(128, Math.max(0, options.preferredIPv6SubnetBits ?? 0));
     this.gc = new SweepSchedule(options.gcInterval, () => this.sweep(), { onResult: options.onGC });
@@ -130,13 +134,15 @@ export class MemoryStore implements PeerStore {
     try {
       const bytes = readSnapshot(path);
       if (bytes === undefined) return;
-      const cutoff = this.options.clock.now() - Math.floor(this.options.peerLifetime / 1000);
+      const now = this.options.clock.now();
+      const cutoff = now - Math.floor(this.options.peerLifetime / 1000);
       const fams = [this.v4, this.v6];
-      const decoded = decodeSnapshot(bytes, fams.map((f) => f.layout.stride));
+      const decoded = decodeSnapshot(bytes, fams.map(snapshotStride));
       let peers = 0;
       decoded.forEach((swarms, i) => {
         const fam = fams[i];
-        const { stride, key } = fam.layout;
+        const { key } = fam.layout;
+        const stride = snapshotStride(fam);
         for (const sw of swarms) {
           let s = -1;
           for (let pos = 0, at = 0; at < sw.records.length; pos++, at += stride) {
@@ -148,7 +154,7 @@ export class MemoryStore implements PeerStore {
             if (s < 0) s = fam.swarmOrCreate(sw.infoHash);
             if (fam.find(s, r.subarray(at, at + key)) >= 0) continue;
             const seeder = pos < sw.seeders;
-            fam.add(s, r.subarray(at, at + key), seeder, seen);
+            fam.add(s, r.subarray(at, at + key), seeder, Math.min(seen, now));
             if (seeder) this.seederTotal++;
             else this.leecherTotal++;
             peers++;
@@ -172,7 +178,11 @@ export class MemoryStore implements PeerStore {
     if (path === undefined || path === "" || this.stopped || this.snapshotting) return;
     this.snapshotting = true;
     try {
-      await writeSnapshot(path, encodeSnapshot([this.v4, this.v6]), () => !this.stopped);
+      await writeSnapshot(
+        path,
+        encodeSnapshot([this.v4, this.v6], this.options.clock.now()),
+        () => !this.stopped,
+      );
     } catch (err) {
       this.options.log?.("error", "storage snapshot failed", { path, error: (err as Error).message });
     } finally {
@@ -401,7 +411,8 @@ export class MemoryStore implements PeerStore {
   }
 
   private async sweep(): Promise<Omit<GCResult, "durationMs">> {
-    const cutoff = this.options.clock.now() - Math.floor(this.options.peerLifetime / 1000);
+    const now = this.options.clock.now();
+    const cutoff = now - Math.floor(this.options.peerLifetime / 1000);
     const slice = this.options.gcSliceSize ?? 8192;
     let budget = slice;
     let peersRemoved = 0;
@@ -414,7 +425,7 @@ export class MemoryStore implements PeerStore {
         const slot = s;
         for (let pos = fam.count(s) - 1; pos >= 0; pos--) {
           // Going down, every record that removeAt moves has been looked at already.
-          if (fam.seen(s, pos) <= cutoff) {
+          if (fam.seen(s, pos, now) <= cutoff) {
             this.removePeer(fam, s, pos);
             peersRemoved++;
           }
@@ -460,7 +471,7 @@ export class MemoryStore implements PeerStore {
     const path = this.options.snapshotPath;
     if (path) {
       try {
-        writeSnapshotSync(path, encodeSnapshot([this.v4, this.v6]));
+        writeSnapshotSync(path, encodeSnapshot([this.v4, this.v6], this.options.clock.now()));
         this.options.log?.("info", "storage snapshot written", {
           path,
           peers: this.seederTotal + this.leecherTotal,
