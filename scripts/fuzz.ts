@@ -26,7 +26,9 @@ import { parseURLData } from "../src/bittorrent/params.ts";
 import { ManualClock } from "../src/clock.ts";
 import { loadConfig } from "../src/config/load.ts";
 import { ConfigError } from "../src/config/options.ts";
-import { HTTPFrontend } from "../src/frontend/http/frontend.ts";
+import { ErrRequestTooLong, HTTPFrontend } from "../src/frontend/http/frontend.ts";
+import { type ByteStream, HTTPServer } from "../src/frontend/http/server.ts";
+import { writeError } from "../src/frontend/http/writer.ts";
 import { parseAnnounce, type ParseOptions, parseScrape } from "../src/frontend/http/parser.ts";
 import { ConnectionIDs } from "../src/frontend/udp/connection_id.ts";
 import { UDPFrontend } from "../src/frontend/udp/frontend.ts";
@@ -431,6 +433,172 @@ export function httpFetchTarget(): FuzzTarget {
       }
     },
     stop: () => store.stop(),
+  };
+}
+
+/** A connection's bytes, fed in a few reads; what the server writes back is kept. */
+class ReplayStream implements ByteStream {
+  private at = 0;
+  readonly out: Uint8Array[] = [];
+  readonly closed = Promise.withResolvers<void>();
+  constructor(private readonly input: Uint8Array, private readonly chunk: number) {}
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.at >= this.input.length) return Promise.resolve(null);
+    const n = Math.min(p.length, this.chunk, this.input.length - this.at);
+    p.set(this.input.subarray(this.at, this.at + n));
+    this.at += n;
+    return Promise.resolve(n);
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.out.push(p.slice());
+    return Promise.resolve(p.length);
+  }
+  close(): void {
+    this.closed.resolve();
+  }
+}
+
+/** Checks the responses a connection got: HTTP/1.1 status lines, no 5xx, 200s are bencoded dictionaries. */
+function checkResponses(bytes: Uint8Array): void {
+  let at = 0;
+  const find = (needle: string, from: number) => {
+    const s = td.decode(bytes.subarray(from, Math.min(bytes.length, from + 16384)));
+    const i = s.indexOf(needle);
+    return i < 0 ? -1 : from + te.encode(s.slice(0, i)).length;
+  };
+  while (at < bytes.length) {
+    const end = find("\r\n\r\n", at);
+    if (end < 0) fail("a response head without its end");
+    const head = td.decode(bytes.subarray(at, end));
+    const status = /^HTTP\/1\.1 (\d{3}) /.exec(head);
+    if (status === null) fail(`not a status line: ${JSON.stringify(head.slice(0, 40))}`);
+    const code = Number(status[1]);
+    if (code >= 500) fail(`HTTP ${code}`);
+    let body: Uint8Array;
+    const length = /\r\ncontent-length: (\d+)/.exec(head);
+    at = end + 4;
+    if (length !== null) {
+      body = bytes.subarray(at, at + Number(length[1]));
+      at += Number(length[1]);
+    } else if (head.includes("\r\ntransfer-encoding: chunked")) {
+      const parts: Uint8Array[] = [];
+      for (;;) {
+        const eol = find("\r\n", at);
+        const size = parseInt(td.decode(bytes.subarray(at, eol)), 16);
+        if (!(size >= 0)) fail("a bad chunk size");
+        at = eol + 2 + size + 2;
+        if (size === 0) break;
+        parts.push(bytes.subarray(eol + 2, eol + 2 + size));
+      }
+      body = concat(...parts);
+    } else {
+      body = bytes.subarray(at);
+      at = bytes.length;
+    }
+    if (code !== 200 || head.includes("content-encoding")) continue;
+    const v = decode(body) as Record<string, unknown>;
+    if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) {
+      fail("a 200 that is not a bencoded dictionary");
+    }
+    const reason = v["failure reason"];
+    if (reason instanceof Uint8Array && td.decode(reason) === "internal server error") {
+      fail("internal server error");
+    }
+  }
+}
+
+const SERVER_TOKENS = [
+  "\r\n",
+  "\r\n\r\n",
+  "\n",
+  " ",
+  ":",
+  "GET ",
+  "POST ",
+  "HEAD ",
+  " HTTP/1.1",
+  " HTTP/1.0",
+  " HTTP/2.0",
+  "Host: t\r\n",
+  "Connection: close\r\n",
+  "Connection: keep-alive\r\n",
+  "Content-Length: 5\r\n",
+  "Content-Length: x\r\n",
+  "Content-Length : 5\r\n",
+  "Transfer-Encoding: chunked\r\n",
+  "X-Forwarded-For: 203.0.113.9, 10.0.0.1\r\n",
+  "Accept-Encoding: gzip\r\n",
+  " folded\r\n",
+  "http://tracker.test",
+  "%zz",
+].map((s) => te.encode(s));
+
+/**
+ * hayate's HTTP/1.1 server with the tracker's frontend behind it: the input is all
+ * the bytes one connection sends (request heads, pipelined requests, junk), read in
+ * chunks of 1 to 4096 bytes. Every response must be HTTP/1.1 with no 5xx, every 200
+ * a bencoded dictionary that is not `internal server error`, and the connection must
+ * end once the input does.
+ */
+export function httpServerTarget(): FuzzTarget {
+  const store = memoryStore();
+  const errors = errorLog();
+  const logic = new Logic({
+    announceInterval: 1_800_000,
+    minAnnounceInterval: 900_000,
+    store,
+    prehooks: [],
+    posthooks: [],
+    log: silentLogger,
+  });
+  const frontend = new HTTPFrontend({
+    ...HTTP_OPTS,
+    realIPHeader: "x-forwarded-for",
+    announceRoutes: ["/announce", "/announce/:passkey"],
+    scrapeRoutes: ["/scrape", "/s/*rest"],
+    enableKeepalive: true,
+    logic,
+    log: errors.log,
+    fullScrape: (family) => store.swarms(family),
+  });
+  const server = new HTTPServer({
+    handler: (head, remote) => frontend.answer(head, remote),
+    keepAlive: true,
+    readTimeout: 2000,
+    writeTimeout: 2000,
+    idleTimeout: 2000,
+    maxConnections: 16,
+    maxConnectionsPerIP: 16,
+    tooLong: writeError(ErrRequestTooLong.message),
+    onError: (err) => fail(`server error: ${err}`),
+  });
+  const requests = HTTP_CORPUS.map((t) => te.encode(`GET ${td.decode(t)} HTTP/1.1\r\nHost: t\r\n\r\n`));
+  const corpus = [
+    ...requests,
+    concat(requests[0], requests[4], requests[1]),
+    te.encode(`GET ${td.decode(HTTP_CORPUS[0])} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n`),
+    te.encode(`POST /announce HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc`),
+    te.encode(`GET /scrape HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n`),
+    te.encode(`GET ${td.decode(HTTP_CORPUS[1])} HTTP/1.1\r\nX-Forwarded-For: 2001:db8::1\r\n\r\n`),
+  ];
+  let n = 0;
+  return {
+    name: "http-server",
+    corpus,
+    tokens: [...SERVER_TOKENS, ...HTTP_TOKENS],
+    maxLength: 20_000,
+    async run(input) {
+      n++;
+      const stream = new ReplayStream(input, [1, 7, 64, 4096][n & 3]);
+      server.accept(stream, n & 1 ? "10.9.8.7" : "2001:db8::7");
+      await stream.closed.promise;
+      errors.check();
+      checkResponses(concat(...stream.out));
+    },
+    stop: async () => {
+      await server.close();
+      store.stop();
+    },
   };
 }
 
@@ -877,6 +1045,7 @@ export async function allTargets(): Promise<FuzzTarget[]> {
     paramsTarget(),
     httpParserTarget(),
     httpFetchTarget(),
+    httpServerTarget(),
     bencodeTarget(),
     udpTarget(),
     udpOptionsTarget(),
