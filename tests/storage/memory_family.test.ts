@@ -181,6 +181,7 @@ test("last-seen stamps: a coarse unit never reads earlier than the true time, at
   assert.ok(unit > 1);
   assert.ok(STAMP_WINDOW * unit >= 2 * (30 * 86400 + 3600));
   assert.equal(stampUnit(1800, 180), 1);
+  assert.equal(stampUnit(Number.NaN, 180), 1);
   const fam = new FamilyStore(LAYOUT_V4, unit);
   const s = fam.swarmOrCreate(ihOf(1));
   for (let i = 0; i < 200; i++) {

@@ -45,7 +45,8 @@ export const STAMP_WINDOW = 0x8000;
 
 /** The stamp unit, in seconds, for a store whose peers live `lifetime` seconds and are swept every `interval`. */
 export function stampUnit(lifetime: number, interval: number): number {
-  return Math.max(1, Math.ceil((2 * (lifetime + interval)) / STAMP_WINDOW));
+  const unit = Math.ceil((2 * (lifetime + interval)) / STAMP_WINDOW);
+  return unit > 1 ? unit : 1; // also for NaN
 }
 
 /**
