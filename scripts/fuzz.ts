@@ -359,8 +359,18 @@ function errorLog(): { log: Logger; check(): void } {
   };
 }
 
+/**
+ * A store for the targets. Its swarm cap keeps a full scrape (a scrape without
+ * info_hash lists every swarm) a bounded amount of work however many swarms a
+ * million random announces create; past it, announces get `tracker is full`.
+ */
 function memoryStore(): MemoryStore {
-  return new MemoryStore({ gcInterval: 3_600_000, peerLifetime: 1_800_000, clock: new ManualClock() });
+  return new MemoryStore({
+    gcInterval: 3_600_000,
+    peerLifetime: 1_800_000,
+    clock: new ManualClock(),
+    maxSwarms: 20_000,
+  });
 }
 
 /**
