@@ -149,6 +149,9 @@ export class FamilyStore {
   // Keyed hashing: without the secret seed, nobody can pick infohashes or peers
   // that collide and turn lookups into long scans.
   private readonly seed = (Math.random() * 2 ** 32) >>> 0;
+  // Hints, never trusted: see swarm() and find().
+  private lastSwarm = 0;
+  private lastFound = 0;
 
   /**
    * @param unit seconds per last-seen stamp unit (see {@link STAMP_WINDOW} and
@@ -177,6 +180,17 @@ export class FamilyStore {
 
   /** The swarm of `ih`, or -1. */
   swarm(ih: Uint8Array): number {
+    // One announce looks its swarm up several times (admission, counts, peers,
+    // update): the last swarm found is tried first. Keys are unique, so a match is
+    // the answer whatever moved since.
+    const last = this.lastSwarm;
+    if (last < this.size && this.sameKey(last, ih)) return last;
+    const found = this.lookup(ih);
+    if (found >= 0) this.lastSwarm = found;
+    return found;
+  }
+
+  private lookup(ih: Uint8Array): number {
     const mask = this.indexCapacity - 1;
     const index = this.index;
     const h = this.hashIH(ih, 0);
@@ -526,9 +540,20 @@ export class FamilyStore {
   find(s: number, key: Uint8Array): number {
     const r = s * R;
     const count = this.rows[r + COUNT];
-    const id = this.indexID(s);
     const stride = this.layout.stride;
     const start = this.rows[r + OFFSET] * stride;
+    // An announce finds its peer twice (to leave it out of the reply, then to
+    // update it): the last position found is tried first, checked by its key.
+    const last = this.lastFound;
+    if (last < count && this.sameRecord(start + last * stride, key, 0)) return last;
+    const pos = this.search(s, key, count, start);
+    if (pos >= 0) this.lastFound = pos;
+    return pos;
+  }
+
+  private search(s: number, key: Uint8Array, count: number, start: number): number {
+    const id = this.indexID(s);
+    const stride = this.layout.stride;
     if (id === 0) {
       for (let pos = 0, at = start; pos < count; pos++, at += stride) {
         if (this.slab[at] === key[0] && this.sameRecord(at, key, 0)) return pos;
