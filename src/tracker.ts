@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { CoarseClock } from "./clock.ts";
 import type { Config, UDPTransport } from "./config/types.ts";
 import { parseHostPort } from "./config/load.ts";
 import { ErrRequestTooLong, HTTPFrontend } from "./frontend/http/frontend.ts";
@@ -252,16 +253,22 @@ export class Tracker {
       }
       if (config.udp !== undefined) {
         const choice = chooseUDP(runtime, config.udp.transport);
-        const frontend = new UDPFrontend({ ...config.udp, allowZeroPort, logic, log });
+        // Connection IDs need whole seconds: a coarse clock spares a Date.now() per packet.
+        const clock = new CoarseClock();
+        const frontend = new UDPFrontend({ ...config.udp, allowZeroPort, logic, log, clock });
         // "" (all interfaces) is left to the runtime: dual-stack "::" where the host has IPv6.
         const { hostname, port } = parseHostPort(config.udp.addr);
         const handle = frontend.handle.bind(frontend);
-        const l = await choice.listen({
+        const socket = await choice.listen({
           hostname,
           port,
           handler: observe ? observeUDP(handle, observe, config.udp.enableRequestTiming) : handle,
           onError: (err) => log.error("udp socket error", { error: err }),
+        }).catch((err) => {
+          clock.stop();
+          throw err;
         });
+        const l: UDPListener = { ...socket, close: () => socket.close().finally(() => clock.stop()) };
         listeners.push(l);
         addresses.push({ protocol: "udp", hostname: l.hostname, port: l.port });
         log.info("udp frontend listening", {
