@@ -178,8 +178,10 @@ export class HTTPServer {
         if (end < 0) {
           scanned = Math.max(from, have - 3);
           const pending = have - from;
-          const lineDone = buf.subarray(from, have).indexOf(0x0a) >= 0;
-          if (!lineDone && pending >= MAX_REQUEST_LINE) return await this.refuse(c, LINE_TOO_LONG);
+          // (Searched only once the cap is reached: a head trickled in byte by byte is not rescanned.)
+          if (pending >= MAX_REQUEST_LINE && buf.subarray(from, have).indexOf(0x0a) < 0) {
+            return await this.refuse(c, LINE_TOO_LONG);
+          }
           if (pending >= BUFFER_MAX) return await this.refuse(c, HEADERS_TOO_LARGE);
           if (from > 0) {
             buf.copyWithin(0, from, have);
