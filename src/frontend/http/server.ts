@@ -1,6 +1,6 @@
 /**
  * The tracker's own HTTP/1.1 server, on byte streams that a runtime binding
- * accepts (`Deno.listen`, `Deno.listenTls`). Owning the connection is what lets a
+ * accepts (`Deno.listen`, `Deno.listenTls`, `Bun.listen`). Owning the connection is what lets a
  * public tracker defend itself: request line and header caps, a read timeout that
  * cuts slowloris heads, an idle timeout for keep-alive, a write timeout for readers
  * that never drain, and caps on connections in all and per address (IPv6 per /64).
