@@ -35,14 +35,13 @@
  */
 import { parseArgs } from "node:util";
 import { ManualClock } from "../src/clock.ts";
-import { silentLogger } from "../src/log.ts";
 import { Context } from "../src/middleware/hook.ts";
-import { Logic } from "../src/middleware/logic.ts";
+import { bareLogic } from "../tests/helpers/fixtures.ts";
 import { MEMORY_LIMIT_DEFAULTS, MemoryStore } from "../src/storage/memory/store.ts";
 import { parseURLData } from "../src/bittorrent/params.ts";
 import { UDPClient } from "../tests/helpers/udp_client.ts";
 import { Honest, HONEST_SWARMS, honestPeers } from "./lib/honest.ts";
-import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, run, sleep } from "./lib/proc.ts";
+import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, run } from "./lib/proc.ts";
 import { buildUdpload, parseUdpload, readMetrics, startHayate } from "./lib/tracker.ts";
 
 const { values: flags, positionals } = parseArgs({
@@ -76,14 +75,7 @@ function inProcess(): void {
     clock: new ManualClock(),
     ...MEMORY_LIMIT_DEFAULTS,
   });
-  const logic = new Logic({
-    announceInterval: 1_800_000,
-    minAnnounceInterval: 900_000,
-    store,
-    prehooks: [],
-    posthooks: [],
-    log: silentLogger,
-  });
+  const logic = bareLogic(store);
   const params = parseURLData(new Uint8Array(0));
   let refused = 0;
   const t0 = performance.now();

@@ -34,8 +34,7 @@ import { ConnectionIDs } from "../src/frontend/udp/connection_id.ts";
 import { UDPFrontend } from "../src/frontend/udp/frontend.ts";
 import { parseURLOptions } from "../src/frontend/udp/parser.ts";
 import { MAX_PAYLOAD } from "../src/frontend/udp/writer.ts";
-import { Logger, silentLogger } from "../src/log.ts";
-import { Logic } from "../src/middleware/logic.ts";
+import { Logger } from "../src/log.ts";
 import { ErrInvalidJWT, ErrMissingJWT, importJWKSet, JWTHook } from "../src/middleware/jwt/jwt.ts";
 import { hookNames } from "../src/middleware/hook.ts";
 import { MemoryStore } from "../src/storage/memory/store.ts";
@@ -44,6 +43,7 @@ import "../src/storage/memory/driver.ts";
 import "../src/middleware/drivers.ts";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import type { MaybePromise } from "../src/maybe.ts";
+import { bareLogic } from "../tests/helpers/fixtures.ts";
 
 /** A small, fast, seeded PRNG (mulberry32). */
 export class Rng {
@@ -373,32 +373,30 @@ function memoryStore(): MemoryStore {
   });
 }
 
-/**
- * The whole HTTP frontend: the input is the request target (or, for a few inputs,
- * the value of the real-IP header); the reply is never a 5xx, a 200 is a bencoded
- * dictionary, and a failure is never `internal server error`.
- */
-export function httpFetchTarget(): FuzzTarget {
+/** The HTTP frontend the HTTP targets drive: routes with parameters, a real-IP header, full scrape. */
+function fuzzFrontend() {
   const store = memoryStore();
   const errors = errorLog();
-  const logic = new Logic({
-    announceInterval: 1_800_000,
-    minAnnounceInterval: 900_000,
-    store,
-    prehooks: [],
-    posthooks: [],
-    log: silentLogger,
-  });
   const frontend = new HTTPFrontend({
     ...HTTP_OPTS,
     realIPHeader: "x-forwarded-for",
     announceRoutes: ["/announce", "/announce/:passkey"],
     scrapeRoutes: ["/scrape", "/s/*rest"],
     enableKeepalive: true,
-    logic,
+    logic: bareLogic(store),
     log: errors.log,
     fullScrape: (family) => store.swarms(family),
   });
+  return { store, errors, frontend };
+}
+
+/**
+ * The whole HTTP frontend: the input is the request target (or, for a few inputs,
+ * the value of the real-IP header); the reply is never a 5xx, a 200 is a bencoded
+ * dictionary, and a failure is never `internal server error`.
+ */
+export function httpFetchTarget(): FuzzTarget {
+  const { store, errors, frontend } = fuzzFrontend();
   let n = 0;
   return {
     name: "http-fetch",
@@ -551,26 +549,7 @@ const SERVER_TOKENS = [
  * end once the input does.
  */
 export function httpServerTarget(): FuzzTarget {
-  const store = memoryStore();
-  const errors = errorLog();
-  const logic = new Logic({
-    announceInterval: 1_800_000,
-    minAnnounceInterval: 900_000,
-    store,
-    prehooks: [],
-    posthooks: [],
-    log: silentLogger,
-  });
-  const frontend = new HTTPFrontend({
-    ...HTTP_OPTS,
-    realIPHeader: "x-forwarded-for",
-    announceRoutes: ["/announce", "/announce/:passkey"],
-    scrapeRoutes: ["/scrape", "/s/*rest"],
-    enableKeepalive: true,
-    logic,
-    log: errors.log,
-    fullScrape: (family) => store.swarms(family),
-  });
+  const { store, errors, frontend } = fuzzFrontend();
   const server = new HTTPServer({
     handler: (head, remote) => frontend.answer(head, remote),
     keepAlive: true,
@@ -683,14 +662,7 @@ export function udpTarget(): FuzzTarget {
   const store = memoryStore();
   const errors = errorLog();
   const clock = new ManualClock();
-  const logic = new Logic({
-    announceInterval: 1_800_000,
-    minAnnounceInterval: 900_000,
-    store,
-    prehooks: [],
-    posthooks: [],
-    log: silentLogger,
-  });
+  const logic = bareLogic(store);
   const opts = { privateKey: "fuzz", maxClockSkew: 10_000, connectionIDLifetime: 120_000 };
   const frontend = new UDPFrontend({
     ...opts,

@@ -16,7 +16,7 @@ import { writeAnnounce as writeHTTPAnnounce } from "../src/frontend/http/writer.
 import { ConnectionIDs } from "../src/frontend/udp/connection_id.ts";
 import { UDPFrontend } from "../src/frontend/udp/frontend.ts";
 import { silentLogger } from "../src/log.ts";
-import { Logic } from "../src/middleware/logic.ts";
+import { bareLogic } from "../tests/helpers/fixtures.ts";
 import { MemoryStore } from "../src/storage/memory/store.ts";
 
 const te = new TextEncoder();
@@ -106,14 +106,7 @@ Deno.bench("store: scrapeSwarm", { group: "store" }, () => {
   store.scrapeSwarm(torrent(), 4);
 });
 
-const logic = new Logic({
-  announceInterval: 1_800_000,
-  minAnnounceInterval: 900_000,
-  store,
-  prehooks: [],
-  posthooks: [],
-  log: silentLogger,
-});
+const logic = bareLogic(store);
 const http = new HTTPFrontend({
   ...parseOpts,
   announceRoutes: ["/announce"],

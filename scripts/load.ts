@@ -41,6 +41,7 @@ import {
   waitHTTP,
   waitUDP,
 } from "./lib/proc.ts";
+import { startHayate } from "./lib/tracker.ts";
 
 const flags = parseArgs({
   args: Deno.args,
@@ -68,7 +69,6 @@ const TRANSPORTS = flags.transport.split(",").map((t) => t.trim()).filter((t) =>
 for (const t of TRANSPORTS) {
   if (t !== "ffi" && t !== "deno") throw new Error(`--transport: ${t} is not ffi or deno`);
 }
-const ROOT = new URL("..", import.meta.url).pathname;
 const BENCH = flags["bench-dir"] || new URL("../../shared/bench/", import.meta.url).pathname;
 const WORKLOAD = ["-t", "10000", "-P", "10000", "-r", "9:1", "-n", "50", "-W", "128"];
 
@@ -327,61 +327,16 @@ async function main(): Promise<void> {
     for (const transport of TRANSPORTS) {
       rows.push(
         await measure(`hayate`, async (u, h) => {
-          const config = `${tmp}/hayate-${transport}.yaml`;
-          await Deno.writeTextFile(
-            config,
-            `hayate:
-  announce_interval: 30m
-  min_announce_interval: 15m
-  http:
-    addr: ${HOST}:${h}
-    enable_keepalive: true
-    announce_routes: [/announce]
-    scrape_routes: [/scrape]
-    idle_timeout: 30s
-    max_numwant: 100
-    default_numwant: 50
-    max_scrape_infohashes: 50
-  udp:
-    addr: ${HOST}:${u}
-    private_key: load-test-key
-    transport: ${transport}
-    max_numwant: 100
-    default_numwant: 50
-    max_scrape_infohashes: 50
-  storage:
-    name: memory
-    config:
-      gc_interval: 3m
-      peer_lifetime: 31m
-`,
-          );
-          const log = `${tmp}/hayate-${transport}.log`;
-          const server = startServer(
-            [
-              "taskset",
-              "-c",
-              "0",
-              Deno.execPath(),
-              "run",
-              "--allow-net",
-              "--allow-read",
-              "--allow-env",
-              "--allow-ffi",
-              `${ROOT}/main.ts`,
-              "--config",
-              config,
-              "--nocolors",
-            ],
-            log,
-          );
-          try {
-            await waitUDP(u, 20_000, server);
-            await waitHTTP(h, 20_000, server);
-          } catch (err) {
-            await server.stop();
-            throw new Error(`${(err as Error).message}\n${await Deno.readTextFile(log).catch(() => "")}`);
-          }
+          const dir = `${tmp}/hayate-${transport}`;
+          await Deno.mkdir(dir, { recursive: true });
+          const server = await startHayate({
+            dir,
+            udpPort: u,
+            httpPort: h,
+            transport,
+            storageConfig: "      gc_interval: 3m\n      peer_lifetime: 31m\n",
+          });
+          const log = `${dir}/hayate.log`;
           const listening = (await Deno.readTextFile(log)).split("\n").find((l) =>
             l.includes("udp frontend")
           );
