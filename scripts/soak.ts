@@ -142,11 +142,12 @@ const started = Date.now();
 const sampler = setInterval(() => {
   const rss = procStatus(server.pid, "VmRSS");
   if (rss === null) return;
-  samples.push({ t: (Date.now() - started) / 1000, rss });
+  const t = (Date.now() - started) / 1000;
+  samples.push({ t, rss });
   // A line a minute as it goes, so a run cut short still leaves its figures.
   if (samples.length % 6 === 0) {
     console.log(
-      `minute ${samples.length / 6}: RSS ${
+      `${(t / 60).toFixed(1)} min: RSS ${
         (rss / 1048576).toFixed(0)
       } MiB; honest checks ${honestSwarms.pass} ok, ` +
         `${honestSwarms.fail} failed; slowloris cut ${slowCut}; hostile sent ${hostileSent}`,
