@@ -41,8 +41,8 @@ import { MEMORY_LIMIT_DEFAULTS, MemoryStore } from "../src/storage/memory/store.
 import { parseURLData } from "../src/bittorrent/params.ts";
 import { UDPClient } from "../tests/helpers/udp_client.ts";
 import { Honest, HONEST_SWARMS, honestPeers } from "./lib/honest.ts";
-import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, run } from "./lib/proc.ts";
-import { buildUdpload, parseUdpload, readMetrics, startHayate } from "./lib/tracker.ts";
+import { freeTCPPort, freeUDPPort, killAll, procStatus, run } from "./lib/proc.ts";
+import { buildUdpload, parseUdpload, readMetrics, runUdpload, startHayate } from "./lib/tracker.ts";
 
 const { values: flags, positionals } = parseArgs({
   args: Deno.args,
@@ -189,18 +189,7 @@ async function sockets(): Promise<number> {
     }
     const left = N - total.sent;
     const seconds = rate > 0 ? Math.min(5, Math.max(0.1, Math.min(chunk, left) / rate)) : 0.5;
-    const r = await run("taskset", [
-      "-c",
-      "1",
-      udpload,
-      "-H",
-      HOST,
-      "-p",
-      String(udpPort),
-      "-d",
-      seconds.toFixed(3),
-      "-w",
-      "0",
+    const r = await runUdpload(udpload, udpPort, seconds, [
       "-r",
       "1:0",
       "-t",
@@ -209,13 +198,9 @@ async function sockets(): Promise<number> {
       flags.pareto,
       "-P",
       "64512",
-      "-n",
-      "50",
-      "-W",
-      "128",
       "--seed",
       String(0x5eed0000 + total.runs),
-    ], (seconds + 60) * 1000);
+    ]);
     const s = parseUdpload(r.stdout, r.stderr);
     if (s === null) throw new Error(`udpload failed (code ${r.code}):\n${r.stdout}${r.stderr}`);
     total.runs++;

@@ -25,8 +25,8 @@ import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 import { UDPClient } from "../tests/helpers/udp_client.ts";
 import { Honest, honestPeers } from "./lib/honest.ts";
-import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, run, sleep } from "./lib/proc.ts";
-import { buildUdpload, readMetrics, startHayate } from "./lib/tracker.ts";
+import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, sleep } from "./lib/proc.ts";
+import { buildUdpload, readMetrics, runUdpload, startHayate } from "./lib/tracker.ts";
 
 const flags = parseArgs({
   args: Deno.args,
@@ -156,35 +156,16 @@ const sampler = setInterval(() => {
 }, 10_000);
 
 // ---- honest load: one long udpload run at a fixed rate
-const honest = await run(
-  "taskset",
-  [
-    "-c",
-    "1",
-    udpload,
-    "-H",
-    HOST,
-    "-p",
-    String(udpPort),
-    "-d",
-    String(SECONDS),
-    "-w",
-    "0",
-    "-R",
-    String(RATE),
-    "-t",
-    "10000",
-    "-P",
-    "10000",
-    "-r",
-    "9:1",
-    "-n",
-    "50",
-    "-W",
-    "128",
-  ],
-  (SECONDS + 60) * 1000,
-);
+const honest = await runUdpload(udpload, udpPort, SECONDS, [
+  "-R",
+  String(RATE),
+  "-t",
+  "10000",
+  "-P",
+  "10000",
+  "-r",
+  "9:1",
+]);
 clearInterval(hostile);
 clearInterval(refresh);
 clearInterval(sampler);

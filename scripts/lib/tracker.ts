@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { HOST, run, type Server, startServer, waitHTTP, waitUDP } from "./proc.ts";
+import { HOST, run, type RunResult, type Server, startServer, waitHTTP, waitUDP } from "./proc.ts";
 
 /** ../shared/bench: udpload.c, httpload.lua, reflector.c. */
 export const BENCH_DIR = new URL("../../../shared/bench/", import.meta.url).pathname;
@@ -87,6 +87,37 @@ ${o.storageConfig ? `    config:\n${o.storageConfig}` : ""}`,
     throw new Error(`${(err as Error).message}\n${await Deno.readTextFile(log).catch(() => "")}`);
   }
   return server;
+}
+
+/**
+ * Runs udpload pinned to CPU 1 against `port` on the loopback for `seconds` (no
+ * warm-up, numwant 50, 128 requests in flight), with `workload` flags on top
+ * (rate, torrents, ratio, seed...), and waits for it with a minute to spare.
+ */
+export function runUdpload(
+  udpload: string,
+  port: number,
+  seconds: number,
+  workload: string[],
+): Promise<RunResult> {
+  return run("taskset", [
+    "-c",
+    "1",
+    udpload,
+    "-H",
+    HOST,
+    "-p",
+    String(port),
+    "-d",
+    seconds.toFixed(3),
+    "-w",
+    "0",
+    "-n",
+    "50",
+    "-W",
+    "128",
+    ...workload,
+  ], (seconds + 60) * 1000);
 }
 
 /** One udpload run's totals. */
