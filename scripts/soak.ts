@@ -2,7 +2,8 @@
  * Soak test: hayate (the real `main.ts`, pinned to CPU 0, memory store, FFI UDP)
  * under honest load at a fixed rate (udpload, BEP 15, the bench workload) mixed
  * with hostile traffic for `--minutes`: random garbage datagrams, announces for
- * random infohashes with a valid connection ID, junk HTTP requests, and slowloris
+ * random infohashes with a valid connection ID and junk HTTP requests (sent by
+ * scripts/hostile.ts in its own process), and slowloris
  * connections that trickle a request head a byte at a time. Honest swarms announce
  * over UDP and HTTP every second and each reply is checked (scripts/lib/honest.ts).
  * Samples the tracker's RSS every 10 s and prints it over time, the honest load's
@@ -21,11 +22,10 @@
  *
  * @module
  */
-import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 import { UDPClient } from "../tests/helpers/udp_client.ts";
 import { Honest, honestPeers } from "./lib/honest.ts";
-import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, sleep } from "./lib/proc.ts";
+import { freeTCPPort, freeUDPPort, HOST, killAll, procStatus, sleep, startServer } from "./lib/proc.ts";
 import { buildUdpload, readMetrics, runUdpload, startHayate } from "./lib/tracker.ts";
 
 const flags = parseArgs({
@@ -93,52 +93,29 @@ const slow = Array.from({ length: SLOWLORIS }, async () => {
     }
   }
 });
-// ---- hostile traffic, from this process (CPU 1 is shared with udpload)
-const sock = createSocket("udp4");
-await new Promise<void>((resolve) => sock.bind(0, HOST, () => resolve()));
-let connectionID = new Uint8Array(8);
-sock.on("message", (msg: Uint8Array) => {
-  if (msg.length === 16 && msg[3] === 0) connectionID = msg.slice(8, 16);
-});
-const connect = () => {
-  const p = new Uint8Array(16);
-  p.set([0, 0, 4, 0x17, 0x27, 0x10, 0x19, 0x80, 0, 0, 0, 0, 9, 9, 9, 9]);
-  sock.send(p, udpPort, HOST);
+// ---- hostile traffic, from its own process so that this one's event loop stays free for sampling
+const hostileProc = startServer([
+  Deno.execPath(),
+  "run",
+  "--allow-net",
+  new URL("./hostile.ts", import.meta.url).pathname,
+  "--udp-port",
+  String(udpPort),
+  "--http-port",
+  String(httpPort),
+  "--rate",
+  String(HOSTILE),
+], `${tmp}/hostile.log`);
+/** The hostile sender's last report ("hostile: sent N datagrams, M http"). */
+const hostileReport = () => {
+  const lines = Deno.readTextFileSync(hostileProc.log).trim().split("\n");
+  return lines.findLast((l) => l.startsWith("hostile: ")) ?? "hostile: no report yet";
 };
-connect();
-const refresh = setInterval(connect, 30_000);
-let hostileSent = 0;
-const junk = [
-  "/announce?%zz",
-  "/announce?info_hash=%ff",
-  "/scrape?info_hash=short",
-  "/nope",
-  "/announce?" + "a=".repeat(3000),
-];
-const hostile = setInterval(() => {
-  for (let k = 0; k < HOSTILE / 100; k++) {
-    const garbage = k % 2 === 0;
-    const p = new Uint8Array(garbage ? 1 + Math.floor(Math.random() * 200) : 98);
-    crypto.getRandomValues(p);
-    if (!garbage) {
-      // A well-formed announce for a random infohash: a flood of new swarms.
-      p.set(connectionID, 0);
-      p.set([0, 0, 0, 1], 8);
-      p.set([0, 0, 0, 2], 80);
-      p.set([0xff, 0xff, 0xff, 0xff], 92);
-      p[96] = 0x1a;
-      p[97] = 0xe1;
-    }
-    sock.send(p, udpPort, HOST);
-    hostileSent++;
-  }
-  const path = junk[Math.floor(Math.random() * junk.length)];
-  fetch(`http://${HOST}:${httpPort}${path}`).then((r) => r.body?.cancel(), () => {});
-}, 10);
 
 // ---- RSS samples
 const samples: { t: number; rss: number }[] = [];
 const started = Date.now();
+let reported = 0;
 const sampler = setInterval(() => {
   const rss = procStatus(server.pid, "VmRSS");
   if (rss === null) return;
@@ -150,8 +127,12 @@ const sampler = setInterval(() => {
       `${(t / 60).toFixed(1)} min: RSS ${
         (rss / 1048576).toFixed(0)
       } MiB; honest checks ${honestSwarms.pass} ok, ` +
-        `${honestSwarms.fail} failed; slowloris cut ${slowCut}; hostile sent ${hostileSent}`,
+        `${honestSwarms.fail} failed; slowloris cut ${slowCut}; ${hostileReport()}`,
     );
+  }
+  // Failures as they happen, with the time, so that they can be matched with the tracker's log.
+  for (; reported < honestSwarms.failures.length; reported++) {
+    console.log(`${(t / 60).toFixed(1)} min: honest check failed: ${honestSwarms.failures[reported]}`);
   }
 }, 10_000);
 
@@ -166,10 +147,9 @@ const honest = await runUdpload(udpload, udpPort, SECONDS, [
   "-r",
   "9:1",
 ]);
-clearInterval(hostile);
-clearInterval(refresh);
+await hostileProc.stop();
+const hostileTotals = hostileReport();
 clearInterval(sampler);
-sock.close();
 slowStop = true;
 // The teardown of the checkers is bounded: a stuck one must not hold back the report.
 await Promise.race([honestSwarms.stop().then(() => client.close()), sleep(5000)]);
@@ -221,7 +201,7 @@ console.log(
   } s), ` +
     `${slowCompleted} heads completed`,
 );
-console.log(`hostile datagrams sent: ${hostileSent}; tracker alive at the end: ${alive}`);
+console.log(`${hostileTotals}; tracker alive at the end: ${alive}`);
 await Deno.remove(tmp, { recursive: true });
 killAll();
 Deno.exit(honestSwarms.fail === 0 && alive ? 0 : 1);
