@@ -14,7 +14,7 @@
  * ```
  *
  * Options: `--duration S` (10), `--warmup S` (2), `--repeats N` (3), `--quick`,
- * `--transport ffi,deno` (UDP transports of hayate to measure), `--opentracker`,
+ * `--transport ffi,deno` (transports of hayate to measure, for UDP and HTTP alike), `--opentracker`,
  * `--no-reflector`, `--no-http`, `--no-hello` (skip the Deno.serve hello-world
  * HTTP baseline), `--bench-dir DIR` (udpload.c & co), `--out FILE` (also write the
  * table), `--keep` (keep the temp dir). Needs gcc, wrk (HTTP) and taskset; as root
@@ -337,12 +337,13 @@ async function main(): Promise<void> {
             storageConfig: "      gc_interval: 3m\n      peer_lifetime: 31m\n",
           });
           const log = `${dir}/hayate.log`;
-          const listening = (await Deno.readTextFile(log)).split("\n").find((l) =>
-            l.includes("udp frontend")
-          );
-          console.error(`  ${listening?.trim()}`);
-          const served = listening?.match(/transport[=:"\s]+(\w+)/)?.[1] ?? transport;
-          return { server, note: `udp ${served}` };
+          const lines = (await Deno.readTextFile(log)).split("\n");
+          const served = (frontend: string) => {
+            const listening = lines.find((l) => l.includes(`${frontend} frontend listening`));
+            console.error(`  ${listening?.trim()}`);
+            return listening?.match(/transport[=:"\s]+(\w+)/)?.[1] ?? transport;
+          };
+          return { server, note: `udp ${served("udp")}, http ${served("http")}` };
         }, tools),
       );
     }

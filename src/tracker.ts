@@ -5,7 +5,7 @@
  * @module
  */
 import { CoarseClock } from "./clock.ts";
-import type { Config, UDPTransport } from "./config/types.ts";
+import type { Config, HTTPTransport, UDPTransport } from "./config/types.ts";
 import { parseHostPort } from "./config/load.ts";
 import { ErrRequestTooLong, HTTPFrontend } from "./frontend/http/frontend.ts";
 import type { HTTPListener, ListenTCPOptions, ServeOptions } from "./frontend/http/deno.ts";
@@ -37,12 +37,27 @@ export interface UDPTransportChoice {
   listen(opts: ListenUDPOptions): Promise<UDPListener>;
 }
 
+/** The TCP transport a runtime picked for `http.transport`. */
+export interface TCPTransportChoice {
+  /** What serves the HTTP server's connections: `ffi` (epoll through libc) or the runtime's own (`deno`). */
+  transport: "ffi" | "deno";
+  /** Why it was picked, for the log line. */
+  reason: string;
+  listen(opts: ListenTCPOptions): Promise<HTTPListener>;
+}
+
 /** The sockets a runtime offers the tracker. */
 export interface Runtime {
   /** A fetch-style server: the metrics endpoints, and the tracker's HTTP where `listenTCP` is absent. */
   serveHTTP(opts: ServeOptions): Promise<HTTPListener>;
   /** Raw TCP/TLS streams for hayate's own HTTP server (connection caps, slowloris timeouts). */
   listenTCP?(opts: ListenTCPOptions): Promise<HTTPListener>;
+  /**
+   * Picks the transport for `http.transport` (auto|ffi|deno) of a listener (TLS or
+   * not); throws, with what to do, when the requested one cannot run. Without it,
+   * `listenTCP` serves `auto` and `deno`, and `ffi` is refused.
+   */
+  selectTCP?(requested: HTTPTransport, tls: boolean): TCPTransportChoice;
   /** Needed only when the config has a `udp:` block (and `selectUDP` is absent). */
   listenUDP?(opts: ListenUDPOptions): Promise<UDPListener>;
   /**
@@ -63,6 +78,24 @@ function chooseUDP(runtime: Runtime, requested: UDPTransport): UDPTransportChoic
   return {
     transport: "deno",
     reason: `udp.transport is ${requested}; the runtime has one transport`,
+    listen,
+  };
+}
+
+function chooseTCP(
+  runtime: Runtime,
+  requested: HTTPTransport,
+  tls: boolean,
+): TCPTransportChoice | undefined {
+  if (runtime.selectTCP !== undefined) return runtime.selectTCP(requested, tls);
+  const listen = runtime.listenTCP;
+  if (requested === "ffi") {
+    throw new Error("http.transport is ffi, but this runtime has no FFI transport; set http.transport: deno");
+  }
+  if (listen === undefined) return undefined;
+  return {
+    transport: "deno",
+    reason: `http.transport is ${requested}; the runtime has one transport`,
     listen,
   };
 }
@@ -222,7 +255,8 @@ export class Tracker {
             onError,
           };
           let l: HTTPListener;
-          if (runtime.listenTCP !== undefined) {
+          const choice = chooseTCP(runtime, http.transport, where.tls !== undefined);
+          if (choice !== undefined) {
             const server = new HTTPServer({
               ...http,
               keepAlive: http.enableKeepalive,
@@ -230,7 +264,7 @@ export class Tracker {
               tooLong: writeError(ErrRequestTooLong.message),
               onError,
             });
-            const socket = await runtime.listenTCP({
+            const socket = await choice.listen({
               ...where,
               accept: (s, remote) => server.accept(s, remote),
             })
@@ -248,7 +282,12 @@ export class Tracker {
           }
           listeners.push(l);
           addresses.push({ protocol: b.protocol, hostname: l.hostname, port: l.port });
-          log.info("http frontend listening", { protocol: b.protocol, addr: `${l.hostname}:${l.port}` });
+          log.info("http frontend listening", {
+            protocol: b.protocol,
+            addr: `${l.hostname}:${l.port}`,
+            transport: choice?.transport ?? "fetch",
+            ...(choice && { reason: choice.reason }),
+          });
         }
       }
       if (config.udp !== undefined) {

@@ -30,7 +30,7 @@ export interface HayateOptions {
   httpPort: number;
   /** Turns the metrics server on. */
   metricsPort?: number;
-  /** `udp.transport`; ffi by default. */
+  /** `udp.transport` and `http.transport`; ffi by default. */
   transport?: string;
   /** YAML under `storage.config`, indented by 6 spaces; none: the store's defaults. */
   storageConfig?: string;
@@ -51,6 +51,7 @@ export async function startHayate(o: HayateOptions): Promise<Server> {
   http:
     addr: ${HOST}:${o.httpPort}
     enable_keepalive: true
+    transport: ${o.transport ?? "ffi"}
     announce_routes: [/announce]
     scrape_routes: [/scrape]
   udp:

@@ -21,7 +21,15 @@ import {
   sourceOf,
   tagSource,
 } from "./options.ts";
-import type { Config, HookConfig, HTTPConfig, StorageConfig, UDPConfig, UDPTransport } from "./types.ts";
+import type {
+  Config,
+  HookConfig,
+  HTTPConfig,
+  HTTPTransport,
+  StorageConfig,
+  UDPConfig,
+  UDPTransport,
+} from "./types.ts";
 
 /**
  * Options of {@link loadConfig}.
@@ -80,6 +88,7 @@ export const DEFAULTS = {
     maxNumWant: 100,
     defaultNumWant: 50,
     maxScrapeInfoHashes: 50,
+    transport: "auto" as HTTPTransport,
   },
   udp: {
     maxClockSkew: 10 * SECOND,
@@ -103,7 +112,19 @@ const UDP_MAX_SCRAPE = 101;
  */
 const UDP_MAX_NUMWANT = 3638;
 
-const UDP_TRANSPORTS: readonly UDPTransport[] = ["auto", "ffi", "deno"];
+const TRANSPORTS: readonly UDPTransport[] = ["auto", "ffi", "deno"];
+
+/** `transport` of the `http:` or `udp:` block. */
+function readTransport(r: OptionsReader, fallback: UDPTransport): UDPTransport {
+  const transport = r.string("transport", fallback);
+  if (!(TRANSPORTS as readonly string[]).includes(transport)) {
+    throw r.error(
+      "transport",
+      `${JSON.stringify(transport)} is not a transport; use auto (the default), ffi or deno`,
+    );
+  }
+  return transport as UDPTransport;
+}
 
 /** chihaya's `dist/example_config.yaml` placeholder; running with it means a guessable key. */
 const CHIHAYA_PLACEHOLDER_KEY = "paste a random string here that will be used to hmac connection IDs";
@@ -293,6 +314,7 @@ function readHTTP(h: OptionsReader): HTTPConfig {
     defaultNumWant: h.uint("default_numwant", d.defaultNumWant),
     maxScrapeInfoHashes: h.uint("max_scrape_infohashes", d.maxScrapeInfoHashes),
     allowFullScrape: h.bool("allow_full_scrape", false),
+    transport: readTransport(h, d.transport),
   };
   h.finish();
 
@@ -348,16 +370,8 @@ function readUDP(u: OptionsReader): UDPConfig {
     maxNumWant: u.uint("max_numwant", d.maxNumWant),
     defaultNumWant: u.uint("default_numwant", d.defaultNumWant),
     maxScrapeInfoHashes: u.uint("max_scrape_infohashes", d.maxScrapeInfoHashes),
-    transport: d.transport,
+    transport: readTransport(u, d.transport),
   };
-  const transport = u.string("transport", d.transport);
-  if (!(UDP_TRANSPORTS as readonly string[]).includes(transport)) {
-    throw u.error(
-      "transport",
-      `${JSON.stringify(transport)} is not a transport; use auto (the default), ffi or deno`,
-    );
-  }
-  cfg.transport = transport as UDPTransport;
   u.finish();
 
   if (addr === "") {

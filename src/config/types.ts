@@ -45,7 +45,16 @@ export interface HTTPConfig {
    * `info_hash` lists every swarm of the client's address family. Default false.
    */
   allowFullScrape: boolean;
+  /**
+   * How connections are driven (hayate only, `http.transport`): `ffi` runs them on
+   * epoll through libc (Linux glibc 64-bit, plain HTTP), `deno` uses `Deno.listen`,
+   * `auto` picks `ffi` where it is available. HTTPS always uses `Deno.listenTls`.
+   */
+  transport: HTTPTransport;
 }
+
+/** Values of `http.transport`: those of `udp.transport`. */
+export type HTTPTransport = UDPTransport;
 
 /** The `udp:` block. */
 export interface UDPConfig {

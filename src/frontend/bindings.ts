@@ -19,6 +19,7 @@ import * as bunHTTP from "./http/bun.ts";
 import * as denoHTTP from "./http/deno.ts";
 import * as bunUDP from "./udp/bun.ts";
 import * as denoUDP from "./udp/deno.ts";
+import { selectTCPTransport } from "./http/select.ts";
 import { selectUDPTransport as selectDeno } from "./udp/select.ts";
 
 export type { HTTPListener, ListenTCPOptions, ServeOptions } from "./http/deno.ts";
@@ -38,5 +39,14 @@ export const selectUDPTransport: NonNullable<Runtime["selectUDP"]> = isBun
 /** Raw TCP (or TLS) streams for hayate's own HTTP server: `Deno.listen` or `Bun.listen`. */
 export const listenTCP: NonNullable<Runtime["listenTCP"]> = isBun ? bunHTTP.listenTCP : denoHTTP.listenTCP;
 
+/** `http.transport` for this runtime: ffi (epoll)/deno/auto on Deno; Bun.listen, no ffi, on Bun. */
+export const selectTCP: Runtime["selectTCP"] = isBun ? undefined : selectTCPTransport;
+
 /** Everything `Tracker.start` needs from the runtime. */
-export const bindings: Runtime = { serveHTTP, listenTCP, listenUDP, selectUDP: selectUDPTransport };
+export const bindings: Runtime = {
+  serveHTTP,
+  listenTCP,
+  listenUDP,
+  selectUDP: selectUDPTransport,
+  selectTCP,
+};

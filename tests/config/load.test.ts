@@ -199,6 +199,7 @@ test("http: defaults as chihaya", () => {
     defaultNumWant: 50,
     maxScrapeInfoHashes: 50,
     allowFullScrape: false,
+    transport: "auto",
   });
 });
 
@@ -321,6 +322,7 @@ test("http: every key is read", () => {
     default_numwant: 30
     max_scrape_infohashes: 74
     allow_full_scrape: true
+    transport: deno
 `));
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.http, {
@@ -343,6 +345,7 @@ test("http: every key is read", () => {
     defaultNumWant: 30,
     maxScrapeInfoHashes: 74,
     allowFullScrape: true,
+    transport: "deno",
   });
 });
 
@@ -454,6 +457,18 @@ test("udp: max_numwant must fit one datagram; default_numwant ≤ max_numwant", 
   fails(
     cfg("  udp:\n    addr: :6969\n    max_numwant: 10\n"),
     /^udp\.default_numwant: 50 is larger than max_numwant \(10\)/,
+  );
+});
+
+test("http: transport is auto (the default), ffi or deno", () => {
+  assert.equal(load(cfg(HTTP)).config.http?.transport, "auto");
+  assert.equal(load(cfg(HTTP + "    transport: ffi\n")).config.http?.transport, "ffi");
+  const line = 5 + HTTP.split("\n").length - 1;
+  fails(
+    cfg(HTTP + "    transport: epoll\n"),
+    new RegExp(
+      `^http\\.transport: "epoll" is not a transport; use auto \\(the default\\), ffi or deno \\(config\\.yaml:${line}\\)$`,
+    ),
   );
 });
 

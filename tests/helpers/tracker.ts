@@ -1,9 +1,30 @@
 /** Starts a real tracker in-process on ephemeral loopback ports for black-box tests. */
-import type { Config, HTTPConfig, UDPConfig } from "../../src/config/types.ts";
+import type { Config, HTTPConfig, HTTPTransport, UDPConfig } from "../../src/config/types.ts";
 // The running runtime's sockets: Deno.listen/Deno.serve/Deno.listenDatagram, or Bun.listen/Bun.serve/node:dgram.
-import { listenTCP, listenUDP, serveHTTP } from "../../src/frontend/bindings.ts";
+import { listenTCP, listenUDP, selectTCP, serveHTTP } from "../../src/frontend/bindings.ts";
+import { ffiUnavailable } from "../../src/frontend/libc.ts";
+import { isBun } from "../../src/runtime.ts";
 import { silentLogger } from "../../src/log.ts";
 import { Tracker } from "../../src/tracker.ts";
+
+const ffiWhyNot = ffiUnavailable();
+
+/**
+ * The HTTP transports the black-box tests run on: epoll through FFI and
+ * `Deno.listen` on Deno; on Bun its own `Bun.listen` (FFI skipped: it is Deno's).
+ */
+export const HTTP_TRANSPORTS: { transport: HTTPTransport; label: string; skip: string | false }[] = [
+  {
+    transport: "ffi",
+    label: "ffi",
+    skip: isBun
+      ? "the epoll transport needs Deno's FFI (bun:ffi has no thread-pool calls); Bun serves HTTP on Bun.listen"
+      : ffiWhyNot === null
+      ? false
+      : `the FFI transport is unavailable: ${ffiWhyNot}`,
+  },
+  { transport: "deno", label: isBun ? "bun" : "deno", skip: false },
+];
 
 /** The `http:` block tests start from. */
 export function httpConfig(over: Partial<HTTPConfig> = {}): HTTPConfig {
@@ -27,6 +48,7 @@ export function httpConfig(over: Partial<HTTPConfig> = {}): HTTPConfig {
     defaultNumWant: 50,
     maxScrapeInfoHashes: 50,
     allowFullScrape: false,
+    transport: "auto",
     ...over,
   };
 }
@@ -65,7 +87,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
 /** Starts the tracker; `url(protocol)` gives the base URL of a bound frontend. */
 export async function startTracker(config: Config) {
   const tracker = await Tracker.start(config, {
-    runtime: { serveHTTP, listenTCP, listenUDP },
+    runtime: { serveHTTP, listenTCP, listenUDP, selectTCP },
     log: silentLogger,
   });
   return {

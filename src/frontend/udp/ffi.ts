@@ -27,13 +27,37 @@
  *
  * @module
  */
-import { copyBytes } from "../../bittorrent/bytes.ts";
-import { formatIP, parseIP } from "../../bittorrent/ip.ts";
+import { formatIP } from "../../bittorrent/ip.ts";
 import type { MaybePromise } from "../../maybe.ts";
+import {
+  bindSocket,
+  EAGAIN,
+  EINTR,
+  ENOBUFS,
+  errnoError,
+  type Loaded,
+  loadLibC,
+  MSG_DONTWAIT,
+  MSG_WAITFORONE,
+  setInt,
+  SHUT_RD,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+  SO_RCVTIMEO,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SOCK_DGRAM,
+  SOCKADDR_IN6_SIZE,
+  sockaddrIP,
+  SOL_SOCKET,
+} from "../libc.ts";
 import { type ListenUDPOptions, RECEIVE_BUFFER_SIZE, type UDPListener } from "./deno.ts";
 
 /** Datagrams received (and replies sent) per system call. 32–128 measure alike. */
 export const BATCH_SIZE = 64;
+
+export { ErrnoError, ffiUnavailable } from "../libc.ts";
 
 /** Options of {@link listenUDPFFI}: those of `listenUDP`, plus what only FFI can do. */
 export interface ListenUDPFFIOptions extends ListenUDPOptions {
@@ -47,59 +71,6 @@ export interface ListenUDPFFIOptions extends ListenUDPOptions {
   receiveBufferBytes?: number;
 }
 
-/** A failed libc call: `errno`, its name where known, and the call. */
-export class ErrnoError extends Error {
-  constructor(readonly syscall: string, readonly errno: number, detail: string) {
-    super(`${syscall}: ${detail} (errno ${errno}${ERRNO_NAMES[errno] ? " " + ERRNO_NAMES[errno] : ""})`);
-    this.name = "ErrnoError";
-  }
-}
-
-// Linux constants, identical on x86_64 and aarch64 (asm-generic).
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
-const SOL_SOCKET = 1;
-const SO_REUSEADDR = 2;
-const SO_SNDBUF = 7;
-const SO_RCVBUF = 8;
-const SO_REUSEPORT = 15;
-const SO_RCVTIMEO = 20;
-const SO_RCVBUFFORCE = 33;
-const IPPROTO_IPV6 = 41;
-const IPV6_V6ONLY = 26;
-const MSG_DONTWAIT = 0x40;
-const MSG_WAITFORONE = 0x10000;
-const SHUT_RD = 0;
-const EINTR = 4;
-const EAGAIN = 11;
-const ENOBUFS = 105;
-const EADDRINUSE = 98;
-const EADDRNOTAVAIL = 99;
-const EACCES = 13;
-const EAFNOSUPPORT = 97;
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM",
-  4: "EINTR",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES",
-  14: "EFAULT",
-  22: "EINVAL",
-  24: "EMFILE",
-  90: "EMSGSIZE",
-  97: "EAFNOSUPPORT",
-  98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL",
-  101: "ENETUNREACH",
-  105: "ENOBUFS",
-  111: "ECONNREFUSED",
-  113: "EHOSTUNREACH",
-};
-
 // struct layouts (LP64 Linux): mmsghdr = msghdr (56) + msg_len (4) + padding.
 const MMSGHDR_SIZE = 64;
 const MSG_NAME = 0;
@@ -108,196 +79,32 @@ const MSG_IOV = 16;
 const MSG_IOVLEN = 24;
 const MSG_LEN = 56;
 const IOVEC_SIZE = 16;
-const SOCKADDR_IN6_SIZE = 28;
 /** Address slots are 32 bytes apart, keeping each 8-byte aligned. */
 const NAME_STRIDE = 32;
 /** Send slots hold one reply each; the frontend's replies fit one 1500-byte MTU. */
 const SEND_SLOT_SIZE = 2048;
 
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  getsockname: { parameters: ["i32", "buffer", "buffer"], result: "i32" },
-  // On the thread pool: blocks until a datagram or the SO_RCVTIMEO timeout.
-  recvmmsg: { parameters: ["i32", "pointer", "u32", "i32", "pointer"], result: "i32", nonblocking: true },
-  // The same call on the JS thread with MSG_DONTWAIT, to read a real errno after the
-  // pooled call fails (errno is per thread, and the pool thread's is out of reach).
-  recvmmsgNow: {
-    name: "recvmmsg",
-    parameters: ["i32", "pointer", "u32", "i32", "pointer"],
-    result: "i32",
-  },
-  sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
-  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
-  shutdown: { parameters: ["i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-  strerror: { parameters: ["i32"], result: "pointer" },
-  if_nametoindex: { parameters: ["buffer"], result: "u32" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-type LibC = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-interface Loaded {
-  libc: LibC;
-  errno: () => number;
-}
-
-let loaded: Loaded | undefined;
-
-/**
- * Why this platform cannot run the FFI transport, or null when it can (Linux on
- * x86_64/aarch64 with `--allow-ffi` granted). Does not load libc.
- *
- * @example
- * ```ts
- * const why = ffiUnavailable(); // e.g. "--allow-ffi is not granted"
- * ```
- */
-export function ffiUnavailable(): string | null {
-  if (typeof Deno === "undefined") return "the runtime is not Deno (the transport uses Deno.dlopen)";
-  if (Deno.build.os !== "linux") return `the OS is ${Deno.build.os}, not linux`;
-  if (Deno.build.arch !== "x86_64" && Deno.build.arch !== "aarch64") {
-    return `the CPU is ${Deno.build.arch}, not x86_64 or aarch64`;
-  }
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return "--allow-ffi is not granted";
-  return null;
-}
-
-function load(): Loaded {
-  if (loaded !== undefined) return loaded;
-  const why = ffiUnavailable();
-  if (why !== null) throw new Error(`the FFI UDP transport is unavailable: ${why}`);
-  // Never closed: listeners and their promises hold function pointers into it.
-  const lib = Deno.dlopen("libc.so.6", SYMBOLS);
-  const libc = lib.symbols;
-  // The calling thread's errno lives at a fixed address for the thread's life.
-  const where = libc.__errno_location();
-  if (where === null) throw new Error("__errno_location returned NULL");
-  const view = new Deno.UnsafePointerView(where);
-  loaded = { libc, errno: () => view.getInt32(0) };
-  return loaded;
-}
-
-function errnoError(l: Loaded, syscall: string, errno = l.errno()): ErrnoError {
-  const msg = l.libc.strerror(errno);
-  return new ErrnoError(
-    syscall,
-    errno,
-    msg === null ? "unknown error" : Deno.UnsafePointerView.getCString(msg),
-  );
-}
-
-/** Deno's error classes for the bind failures callers test for (`listenUDP` throws these). */
-function bindError(l: Loaded, syscall: string): Error {
-  const errno = l.errno();
-  const err = errnoError(l, syscall, errno);
-  const options = { cause: err };
-  if (errno === EADDRINUSE) return new Deno.errors.AddrInUse(err.message, options);
-  if (errno === EADDRNOTAVAIL) return new Deno.errors.AddrNotAvailable(err.message, options);
-  if (errno === EACCES) return new Deno.errors.PermissionDenied(err.message, options);
-  return err;
-}
-
-/** A socket address to bind: family, sockaddr bytes. */
-function sockaddr(host: string, port: number, l: Loaded): { family: number; addr: Uint8Array } {
-  const zone = host.indexOf("%");
-  const literal = zone < 0 ? host : host.slice(0, zone);
-  const ip = parseIP(literal);
-  if (ip === null) throw new TypeError(`udp: ${JSON.stringify(host)} is not an IP address`);
-  if (ip.length === 4 && !literal.includes(":")) {
-    const addr = new Uint8Array(16);
-    const v = new DataView(addr.buffer);
-    v.setUint16(0, AF_INET, true);
-    v.setUint16(2, port);
-    addr.set(ip, 4);
-    return { family: AF_INET, addr };
-  }
-  const addr = new Uint8Array(SOCKADDR_IN6_SIZE);
-  const v = new DataView(addr.buffer);
-  v.setUint16(0, AF_INET6, true);
-  v.setUint16(2, port);
-  if (ip.length === 4) addr.set([0xff, 0xff, ...ip], 18); // ::ffff:a.b.c.d
-  else addr.set(ip, 8);
-  if (zone >= 0) {
-    const name = new TextEncoder().encode(host.slice(zone + 1) + "\0");
-    const index = /^\d+$/.test(host.slice(zone + 1))
-      ? Number(host.slice(zone + 1))
-      : l.libc.if_nametoindex(name);
-    if (index === 0) throw new TypeError(`udp: unknown interface in ${JSON.stringify(host)}`);
-    v.setUint32(24, index, true);
-  }
-  return { family: AF_INET6, addr };
-}
-
-function setInt(l: Loaded, fd: number, level: number, name: number, value: number): boolean {
-  const v = new Uint8Array(4);
-  new DataView(v.buffer).setInt32(0, value, true);
-  return l.libc.setsockopt(fd, level, name, v, 4) === 0;
-}
-
-/** Opens, configures and binds the socket; closes it again on any failure. */
+/** Opens, configures and binds the socket. */
 function open(opts: ListenUDPFFIOptions, l: Loaded): { fd: number; hostname: string; port: number } {
-  const { libc } = l;
-  const raw = opts.hostname.startsWith("[") && opts.hostname.endsWith("]")
-    ? opts.hostname.slice(1, -1)
-    : opts.hostname;
-  // "" is every interface: dual-stack "::", or IPv4 alone where the host has no IPv6.
-  const candidates = raw === "" ? ["::", "0.0.0.0"] : [raw];
-  let lastError: Error | undefined;
-  for (const host of candidates) {
-    const { family, addr } = sockaddr(host, opts.port, l);
-    const fd = libc.socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-      const errno = l.errno();
-      lastError = errnoError(l, "socket", errno);
-      if (errno === EAFNOSUPPORT && host !== candidates[candidates.length - 1]) continue;
-      throw lastError;
+  const bound = bindSocket(l, opts.hostname, opts.port, SOCK_DGRAM, (fd) => {
+    if (opts.reusePort) {
+      if (!setInt(l, fd, SOL_SOCKET, SO_REUSEADDR, 1)) throw errnoError(l, "setsockopt(SO_REUSEADDR)");
+      if (!setInt(l, fd, SOL_SOCKET, SO_REUSEPORT, 1)) throw errnoError(l, "setsockopt(SO_REUSEPORT)");
     }
-    try {
-      if (opts.reusePort) {
-        if (!setInt(l, fd, SOL_SOCKET, SO_REUSEADDR, 1)) throw errnoError(l, "setsockopt(SO_REUSEADDR)");
-        if (!setInt(l, fd, SOL_SOCKET, SO_REUSEPORT, 1)) throw errnoError(l, "setsockopt(SO_REUSEPORT)");
-      }
-      if (family === AF_INET6 && host === "::" && !setInt(l, fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) {
-        throw errnoError(l, "setsockopt(IPV6_V6ONLY)");
-      }
-      // A deep queue rides out bursts between batches. FORCE ignores rmem_max but needs
-      // CAP_NET_ADMIN; without it the plain option is capped by the kernel. Best effort.
-      const rcvbuf = opts.receiveBufferBytes ?? 4 << 20;
-      if (!setInt(l, fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)) setInt(l, fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
-      setInt(l, fd, SOL_SOCKET, SO_SNDBUF, 1 << 20);
-      // struct timeval { tv_sec = 0, tv_usec = 100000 }: the blocked recvmmsg wakes at
-      // least every 100 ms, which bounds close().
-      const tv = new Uint8Array(16);
-      new DataView(tv.buffer).setBigInt64(8, 100_000n, true);
-      if (libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) !== 0) {
-        throw errnoError(l, "setsockopt(SO_RCVTIMEO)");
-      }
-      if (libc.bind(fd, addr, addr.length) !== 0) {
-        const err = bindError(l, "bind");
-        // A taken port is taken for IPv4 too; anything else may mean no IPv6 here.
-        if (host === "::" && candidates.length > 1 && !(err instanceof Deno.errors.AddrInUse)) {
-          lastError = err;
-          libc.close(fd);
-          continue;
-        }
-        throw err;
-      }
-      const name = new Uint8Array(SOCKADDR_IN6_SIZE);
-      const len = new Uint8Array(4);
-      new DataView(len.buffer).setUint32(0, name.length, true);
-      if (libc.getsockname(fd, name, len) !== 0) throw errnoError(l, "getsockname");
-      const nv = new DataView(name.buffer);
-      const bound = nv.getUint16(0, true) === AF_INET6 ? name.slice(8, 24) : name.slice(4, 8);
-      return { fd, hostname: formatIP(bound), port: nv.getUint16(2) };
-    } catch (err) {
-      libc.close(fd);
-      throw err;
+    // A deep queue rides out bursts between batches. FORCE ignores rmem_max but needs
+    // CAP_NET_ADMIN; without it the plain option is capped by the kernel. Best effort.
+    const rcvbuf = opts.receiveBufferBytes ?? 4 << 20;
+    if (!setInt(l, fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)) setInt(l, fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);
+    setInt(l, fd, SOL_SOCKET, SO_SNDBUF, 1 << 20);
+    // struct timeval { tv_sec = 0, tv_usec = 100000 }: the blocked recvmmsg wakes at
+    // least every 100 ms, which bounds close().
+    const tv = new Uint8Array(16);
+    new DataView(tv.buffer).setBigInt64(8, 100_000n, true);
+    if (l.libc.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16) !== 0) {
+      throw errnoError(l, "setsockopt(SO_RCVTIMEO)");
     }
-  }
-  throw lastError ?? new Error("udp: nothing to bind");
+  });
+  return { fd: bound.fd, hostname: formatIP(bound.ip), port: bound.port };
 }
 
 /**
@@ -401,7 +208,7 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
   let bound: { fd: number; hostname: string; port: number };
   let arena: Arena;
   try {
-    l = load();
+    l = loadLibC();
     arena = new Arena();
     bound = open(opts, l);
   } catch (err) {
@@ -466,19 +273,9 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
       const len = Math.min(view.getUint32(h + MSG_LEN, true), RECEIVE_BUFFER_SIZE);
       const namelen = view.getUint32(h + MSG_NAMELEN, true);
       const nameAt = arena.recvNames + i * NAME_STRIDE;
-      const family = view.getUint16(nameAt, true);
+      const ip = sockaddrIP(bytes, view, nameAt);
+      if (ip === null) continue;
       const port = view.getUint16(nameAt + 2);
-      let ip: Uint8Array;
-      if (family === AF_INET6) {
-        // ::ffff:a.b.c.d (an IPv4 client of a dual-stack socket) becomes 4 bytes.
-        const mapped = view.getUint32(nameAt + 8) === 0 && view.getUint32(nameAt + 12) === 0 &&
-          view.getUint32(nameAt + 16) === 0xffff;
-        ip = mapped ? copyBytes(bytes, nameAt + 20, nameAt + 24) : copyBytes(bytes, nameAt + 8, nameAt + 24);
-      } else if (family === AF_INET) {
-        ip = copyBytes(bytes, nameAt + 4, nameAt + 8);
-      } else {
-        continue;
-      }
       const data = arena.recvData + i * RECEIVE_BUFFER_SIZE;
       let reply: MaybePromise<Uint8Array | null>;
       try {

@@ -14,7 +14,8 @@
 import type { UDPTransport } from "../../config/types.ts";
 import type { UDPTransportChoice } from "../../tracker.ts";
 import { listenUDP } from "./deno.ts";
-import { ffiUnavailable, listenUDPFFI } from "./ffi.ts";
+import { ffiRequiredError, ffiUnavailable } from "../libc.ts";
+import { listenUDPFFI } from "./ffi.ts";
 
 /**
  * The transport that serves `requested`, and why. Throws when `ffi` is asked for
@@ -33,14 +34,7 @@ export function selectUDPTransport(requested: UDPTransport): UDPTransportChoice 
     case "deno":
       return { transport: "deno", reason: "udp.transport is deno", listen: listenUDP };
     case "ffi":
-      if (why !== null) {
-        throw new Error(
-          `udp.transport is ffi, but the FFI transport is unavailable: ${why}. ` +
-            (why.startsWith("--allow-ffi")
-              ? "Run with --allow-ffi (deno task start grants it), or set udp.transport: deno"
-              : "It needs Linux on x86_64 or aarch64; set udp.transport: deno (or auto)"),
-        );
-      }
+      if (why !== null) throw ffiRequiredError("udp.transport", why);
       return { transport: "ffi", reason: `udp.transport is ffi (${platform})`, listen: listenUDPFFI };
     default:
       return why === null

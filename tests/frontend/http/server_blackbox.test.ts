@@ -9,7 +9,7 @@ import { connect, type Socket } from "node:net";
 import { listenTCP } from "../../../src/frontend/bindings.ts";
 import type { HTTPConfig } from "../../../src/config/types.ts";
 import { escapeBytes, id20 } from "../../helpers/fixtures.ts";
-import { httpConfig, startTracker, testConfig } from "../../helpers/tracker.ts";
+import { HTTP_TRANSPORTS, httpConfig, startTracker, testConfig } from "../../helpers/tracker.ts";
 
 /** Timeouts and connection caps are the own server's; where the tracker runs on Bun.serve they do not exist. */
 const ownServer = listenTCP !== undefined ? {} : {
@@ -128,158 +128,6 @@ async function honest(port: number, id = "honest"): Promise<{ status: string; te
   }
 }
 
-test(
-  "http server: slowloris (a byte every 200 ms) is cut by read_timeout; honest requests answer meanwhile",
-  ownServer,
-  async () => {
-    await withTracker({ readTimeout: 1000 }, async (port) => {
-      const slow = await Raw.open(port);
-      const head = `GET ${announce("slow")} HTTP/1.1\r\nHost: t\r\n\r\n`;
-      let sent = 0;
-      const trickle = (async () => {
-        while (!slow.isClosed && sent < head.length) {
-          await slow.send(head[sent++]);
-          await sleep(200);
-        }
-      })();
-      await sleep(300);
-      const h = await honest(port);
-      assert.equal(h.status, "HTTP/1.1 200 OK");
-      assert.match(h.text, /\r\n\r\nd8:complete/);
-      const t = await slow.waitClosed(3000);
-      await trickle;
-      assert.ok(sent < 10, `sent ${sent} bytes before the close`);
-      assert.ok(t >= 700 && t < 1800, `closed after ${t} ms`);
-      assert.equal(slow.text, "", "no reply to a head that never completed");
-      slow.destroy();
-    });
-  },
-);
-
-test("http server: a keep-alive connection is closed after idle_timeout", ownServer, async () => {
-  await withTracker({ idleTimeout: 500, readTimeout: 5000 }, async (port) => {
-    const r = await Raw.open(port);
-    await r.send(`GET ${announce("idle")} HTTP/1.1\r\nHost: t\r\n\r\n`);
-    await r.waitFor("d8:complete");
-    assert.doesNotMatch(r.text, /connection: close/);
-    await sleep(300);
-    await r.send(`GET ${announce("idle")} HTTP/1.1\r\nHost: t\r\n\r\n`);
-    while (r.text.split("HTTP/1.1 200 OK").length < 3) {
-      await r.waitFor("d8:complete", 1000).then(() => sleep(5));
-    }
-    const replied = Date.now();
-    await r.waitClosed(3000);
-    const idle = Date.now() - replied;
-    assert.ok(idle >= 250 && idle < 1500, `idle ${idle} ms`);
-    assert.equal(r.text.split("HTTP/1.1 200 OK").length - 1, 2, "both requests answered on one connection");
-    r.destroy();
-  });
-});
-
-test(
-  "http server: max_connections_per_ip 3: the 4th connection is closed at once, a freed slot is reused",
-  ownServer,
-  async () => {
-    await withTracker({ maxConnectionsPerIP: 3 }, async (port) => {
-      const held: Raw[] = [];
-      for (let i = 0; i < 3; i++) {
-        const r = await Raw.open(port);
-        // answered and kept open: the server holds the connection
-        await r.send(`GET ${announce(`cap${i}`)} HTTP/1.1\r\nHost: t\r\n\r\n`);
-        await r.waitFor("d8:complete");
-        held.push(r);
-      }
-      const fourth = await Raw.open(port);
-      await fourth.send(`GET ${announce("cap3")} HTTP/1.1\r\nHost: t\r\n\r\n`);
-      const t = await fourth.waitClosed(1000);
-      assert.ok(t < 500, `closed after ${t} ms`);
-      assert.equal(fourth.text, "", "closed without a reply");
-      fourth.destroy();
-
-      held[0].socket.end();
-      await held[0].waitClosed();
-      held[0].destroy();
-      await sleep(50); // the server sees the end and frees the slot
-      const fifth = await Raw.open(port);
-      await fifth.send(`GET ${announce("cap4")} HTTP/1.1\r\nHost: t\r\n\r\n`);
-      await fifth.waitFor("d8:complete");
-      for (const r of [fifth, held[1], held[2]]) r.destroy();
-    });
-  },
-);
-
-test(
-  "http server: a request line over 8 KiB → bencoded `request too long`, then close",
-  ownServer,
-  async () => {
-    await withTracker({}, async (port) => {
-      for (
-        const line of [
-          `GET /announce?${"a".repeat(9000)} HTTP/1.1\r\nHost: t\r\n\r\n`,
-          `GET /announce?${"a".repeat(8300)}`,
-        ]
-      ) {
-        const r = await Raw.open(port);
-        await r.send(line);
-        await r.waitClosed();
-        assert.match(
-          r.text,
-          /^HTTP\/1\.1 200 OK\r\n(.*\r\n)*connection: close\r\n\r\nd14:failure reason16:request too longe$/,
-          `${line.length} bytes`,
-        );
-        r.destroy();
-      }
-    });
-  },
-);
-
-test("http server: 9 KiB of headers → 431 and close", ownServer, async () => {
-  await withTracker({}, async (port) => {
-    const r = await Raw.open(port);
-    await r.send(
-      `GET ${announce("h")} HTTP/1.1\r\nHost: t\r\n${"X-Pad: 0123456789abcdef\r\n".repeat(384)}\r\n`,
-    );
-    await r.waitClosed();
-    assert.match(
-      r.text,
-      /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n(.*\r\n)*connection: close\r\n\r\n/,
-    );
-    r.destroy();
-  });
-});
-
-test("http server: HTTP/1.0 without keep-alive gets `connection: close` and is closed (Bun.serve: closed)", async () => {
-  await withTracker({}, async (port) => {
-    const r = await Raw.open(port);
-    // with a Host header: Bun.serve hands the frontend a bare path without one (answered 404)
-    await r.send(`GET ${announce("ten")} HTTP/1.0\r\nHost: t\r\n\r\n`);
-    await r.waitFor("d8:complete");
-    await r.waitClosed();
-    const [head] = r.text.split("\r\n\r\n");
-    assert.match(head, /^HTTP\/1\.[01] 200 OK\r\n/);
-    // Bun.serve closes too, but leaves the header out (HTTP/1.0's default); hayate's server says it
-    if (listenTCP !== undefined) assert.match(head, /\r\nconnection: close(\r\n|$)/i);
-    r.destroy();
-  });
-});
-
-test("http server: POST with a body → 405 and close (Bun.serve: 405, kept open)", async () => {
-  await withTracker({}, async (port) => {
-    const r = await Raw.open(port);
-    const body = "info_hash=x&peer_id=y";
-    await r.send(`POST /announce HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
-    await r.waitFor("Method Not Allowed\n");
-    assert.match(r.text, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
-    assert.match(r.text, /\r\nallow: GET\r\n/i);
-    // Bun.serve reads the body and keeps the connection; hayate's server does not read bodies, so it closes
-    if (listenTCP !== undefined) {
-      await r.waitClosed();
-      assert.match(r.text, /\r\nconnection: close\r\n/i);
-    }
-    r.destroy();
-  });
-});
-
 /** mulberry32: a small seeded PRNG, so a failing junk head can be replayed. */
 function prng(seed: number): () => number {
   return () => {
@@ -335,38 +183,199 @@ function junkHead(rand: () => number): string {
   }
 }
 
-test("http server: 200 seeded junk heads never get a 5xx, and the tracker keeps answering", async () => {
-  await withTracker({ readTimeout: 500 }, async (port) => {
-    const rand = prng(0x5eed);
-    const heads = Array.from({ length: 200 }, () => junkHead(rand));
-    const statuses = new Map<string, number>();
-    for (let batch = 0; batch < heads.length; batch += 100) {
-      await Promise.all(
-        heads.slice(batch, batch + 100).map(async (h, i) => {
+for (const { transport, label, skip } of HTTP_TRANSPORTS) {
+  const prefix = `http server (${label}): `;
+  const opts = skip ? { skip } : ownServer;
+
+  test(
+    prefix + "slowloris (a byte every 200 ms) is cut by read_timeout; honest requests answer meanwhile",
+    opts,
+    async () => {
+      await withTracker({ transport, readTimeout: 1000 }, async (port) => {
+        const slow = await Raw.open(port);
+        const head = `GET ${announce("slow")} HTTP/1.1\r\nHost: t\r\n\r\n`;
+        let sent = 0;
+        const trickle = (async () => {
+          while (!slow.isClosed && sent < head.length) {
+            await slow.send(head[sent++]);
+            await sleep(200);
+          }
+        })();
+        await sleep(300);
+        const h = await honest(port);
+        assert.equal(h.status, "HTTP/1.1 200 OK");
+        assert.match(h.text, /\r\n\r\nd8:complete/);
+        const t = await slow.waitClosed(3000);
+        await trickle;
+        assert.ok(sent < 10, `sent ${sent} bytes before the close`);
+        assert.ok(t >= 700 && t < 1800, `closed after ${t} ms`);
+        assert.equal(slow.text, "", "no reply to a head that never completed");
+        slow.destroy();
+      });
+    },
+  );
+
+  test(prefix + "a keep-alive connection is closed after idle_timeout", opts, async () => {
+    await withTracker({ transport, idleTimeout: 500, readTimeout: 5000 }, async (port) => {
+      const r = await Raw.open(port);
+      await r.send(`GET ${announce("idle")} HTTP/1.1\r\nHost: t\r\n\r\n`);
+      await r.waitFor("d8:complete");
+      assert.doesNotMatch(r.text, /connection: close/);
+      await sleep(300);
+      await r.send(`GET ${announce("idle")} HTTP/1.1\r\nHost: t\r\n\r\n`);
+      while (r.text.split("HTTP/1.1 200 OK").length < 3) {
+        await r.waitFor("d8:complete", 1000).then(() => sleep(5));
+      }
+      const replied = Date.now();
+      await r.waitClosed(3000);
+      const idle = Date.now() - replied;
+      assert.ok(idle >= 250 && idle < 1500, `idle ${idle} ms`);
+      assert.equal(r.text.split("HTTP/1.1 200 OK").length - 1, 2, "both requests answered on one connection");
+      r.destroy();
+    });
+  });
+
+  test(
+    prefix + "max_connections_per_ip 3: the 4th connection is closed at once, a freed slot is reused",
+    opts,
+    async () => {
+      await withTracker({ transport, maxConnectionsPerIP: 3 }, async (port) => {
+        const held: Raw[] = [];
+        for (let i = 0; i < 3; i++) {
           const r = await Raw.open(port);
-          await r.send(h);
-          // a head that is still incomplete waits for read_timeout; every other one is answered
-          await Promise.race([r.waitFor("\r\n\r\n", 2500).catch(() => {}), r.closed]);
-          const line = r.text.split("\r\n")[0];
-          const status = r.text === ""
-            ? "(closed)"
-            : /^HTTP\/1\.1 (\d{3}) /.exec(line)?.[1] ?? `bad: ${line}`;
-          statuses.set(status, (statuses.get(status) ?? 0) + 1);
-          // Bun.serve answers a malformed HTTP version with 505 itself, before the tracker sees the request
-          if (status === "505" && listenTCP === undefined) return r.destroy();
-          assert.ok(
-            !status.startsWith("5") && !status.startsWith("bad"),
-            `#${batch + i} ${JSON.stringify(h)} → ${line}`,
+          // answered and kept open: the server holds the connection
+          await r.send(`GET ${announce(`cap${i}`)} HTTP/1.1\r\nHost: t\r\n\r\n`);
+          await r.waitFor("d8:complete");
+          held.push(r);
+        }
+        const fourth = await Raw.open(port);
+        await fourth.send(`GET ${announce("cap3")} HTTP/1.1\r\nHost: t\r\n\r\n`);
+        const t = await fourth.waitClosed(1000);
+        assert.ok(t < 500, `closed after ${t} ms`);
+        assert.equal(fourth.text, "", "closed without a reply");
+        fourth.destroy();
+
+        held[0].socket.end();
+        await held[0].waitClosed();
+        held[0].destroy();
+        await sleep(50); // the server sees the end and frees the slot
+        const fifth = await Raw.open(port);
+        await fifth.send(`GET ${announce("cap4")} HTTP/1.1\r\nHost: t\r\n\r\n`);
+        await fifth.waitFor("d8:complete");
+        for (const r of [fifth, held[1], held[2]]) r.destroy();
+      });
+    },
+  );
+
+  test(
+    prefix + "a request line over 8 KiB → bencoded `request too long`, then close",
+    opts,
+    async () => {
+      await withTracker({ transport }, async (port) => {
+        for (
+          const line of [
+            `GET /announce?${"a".repeat(9000)} HTTP/1.1\r\nHost: t\r\n\r\n`,
+            `GET /announce?${"a".repeat(8300)}`,
+          ]
+        ) {
+          const r = await Raw.open(port);
+          await r.send(line);
+          await r.waitClosed();
+          assert.match(
+            r.text,
+            /^HTTP\/1\.1 200 OK\r\n(.*\r\n)*connection: close\r\n\r\nd14:failure reason16:request too longe$/,
+            `${line.length} bytes`,
           );
           r.destroy();
-        }),
+        }
+      });
+    },
+  );
+
+  test(prefix + "9 KiB of headers → 431 and close", opts, async () => {
+    await withTracker({ transport }, async (port) => {
+      const r = await Raw.open(port);
+      await r.send(
+        `GET ${announce("h")} HTTP/1.1\r\nHost: t\r\n${"X-Pad: 0123456789abcdef\r\n".repeat(384)}\r\n`,
       );
-    }
-    assert.ok(
-      (statuses.get("200") ?? 0) > 0 && (statuses.get("400") ?? 0) > 0,
-      JSON.stringify([...statuses]),
-    );
-    const h = await honest(port, "after-junk");
-    assert.equal(h.status, "HTTP/1.1 200 OK");
+      await r.waitClosed();
+      assert.match(
+        r.text,
+        /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n(.*\r\n)*connection: close\r\n\r\n/,
+      );
+      r.destroy();
+    });
   });
-});
+
+  test(
+    prefix + "HTTP/1.0 without keep-alive gets `connection: close` and is closed (Bun.serve: closed)",
+    opts,
+    async () => {
+      await withTracker({ transport }, async (port) => {
+        const r = await Raw.open(port);
+        // with a Host header: Bun.serve hands the frontend a bare path without one (answered 404)
+        await r.send(`GET ${announce("ten")} HTTP/1.0\r\nHost: t\r\n\r\n`);
+        await r.waitFor("d8:complete");
+        await r.waitClosed();
+        const [head] = r.text.split("\r\n\r\n");
+        assert.match(head, /^HTTP\/1\.[01] 200 OK\r\n/);
+        // Bun.serve closes too, but leaves the header out (HTTP/1.0's default); hayate's server says it
+        if (listenTCP !== undefined) assert.match(head, /\r\nconnection: close(\r\n|$)/i);
+        r.destroy();
+      });
+    },
+  );
+
+  test(prefix + "POST with a body → 405 and close (Bun.serve: 405, kept open)", opts, async () => {
+    await withTracker({ transport }, async (port) => {
+      const r = await Raw.open(port);
+      const body = "info_hash=x&peer_id=y";
+      await r.send(`POST /announce HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await r.waitFor("Method Not Allowed\n");
+      assert.match(r.text, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+      assert.match(r.text, /\r\nallow: GET\r\n/i);
+      // Bun.serve reads the body and keeps the connection; hayate's server does not read bodies, so it closes
+      if (listenTCP !== undefined) {
+        await r.waitClosed();
+        assert.match(r.text, /\r\nconnection: close\r\n/i);
+      }
+      r.destroy();
+    });
+  });
+
+  test(prefix + "200 seeded junk heads never get a 5xx, and the tracker keeps answering", opts, async () => {
+    await withTracker({ transport, readTimeout: 500 }, async (port) => {
+      const rand = prng(0x5eed);
+      const heads = Array.from({ length: 200 }, () => junkHead(rand));
+      const statuses = new Map<string, number>();
+      for (let batch = 0; batch < heads.length; batch += 100) {
+        await Promise.all(
+          heads.slice(batch, batch + 100).map(async (h, i) => {
+            const r = await Raw.open(port);
+            await r.send(h);
+            // a head that is still incomplete waits for read_timeout; every other one is answered
+            await Promise.race([r.waitFor("\r\n\r\n", 2500).catch(() => {}), r.closed]);
+            const line = r.text.split("\r\n")[0];
+            const status = r.text === ""
+              ? "(closed)"
+              : /^HTTP\/1\.1 (\d{3}) /.exec(line)?.[1] ?? `bad: ${line}`;
+            statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            // Bun.serve answers a malformed HTTP version with 505 itself, before the tracker sees the request
+            if (status === "505" && listenTCP === undefined) return r.destroy();
+            assert.ok(
+              !status.startsWith("5") && !status.startsWith("bad"),
+              `#${batch + i} ${JSON.stringify(h)} → ${line}`,
+            );
+            r.destroy();
+          }),
+        );
+      }
+      assert.ok(
+        (statuses.get("200") ?? 0) > 0 && (statuses.get("400") ?? 0) > 0,
+        JSON.stringify([...statuses]),
+      );
+      const h = await honest(port, "after-junk");
+      assert.equal(h.status, "HTTP/1.1 200 OK");
+    });
+  });
+}

@@ -1,0 +1,359 @@
+/**
+ * TCP streams for hayate's HTTP server on Linux through libc and epoll
+ * (`Deno.dlopen`), the HTTP counterpart of the batched UDP transport
+ * (`../udp/ffi.ts`). Deno's own `Conn.read`/`Conn.write` cost about 2 µs of
+ * runtime machinery per request on top of the system calls; here a request costs a
+ * non-blocking `recv` and `send` made straight from JavaScript.
+ *
+ * How it is driven:
+ * - the listening socket and every connection are non-blocking and registered
+ *   with one epoll instance: the listener level-triggered, connections
+ *   edge-triggered for input, output and hang-up, each under its own number (not
+ *   its fd, which the kernel reuses), so an event for a closed connection is
+ *   recognised as stale;
+ * - `epoll_wait` with a 100 ms timeout runs on Deno's blocking thread pool
+ *   (`nonblocking: true`), so timers, UDP and the metrics server keep running while
+ *   it waits; the ready connections are then served on the JS thread;
+ * - `read()` tries `recv` at once and waits for the next input edge only on
+ *   `EAGAIN`; `write()` sends at once and waits for an output edge only when the
+ *   socket buffer is full, so a request usually costs no promise that the kernel
+ *   has to settle.
+ *
+ * Plain TCP only: TLS listeners keep `Deno.listenTls`.
+ *
+ * @module
+ */
+import { formatIP } from "../../bittorrent/ip.ts";
+import {
+  bindSocket,
+  EAGAIN,
+  EINTR,
+  EMFILE,
+  errnoError,
+  IPPROTO_TCP,
+  type Loaded,
+  loadLibC,
+  MSG_DONTWAIT,
+  MSG_NOSIGNAL,
+  setInt,
+  SO_REUSEADDR,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOCKADDR_IN6_SIZE,
+  sockaddrIP,
+  SOL_SOCKET,
+  TCP_NODELAY,
+} from "../libc.ts";
+import type { HTTPListener, ListenTCPOptions } from "./deno.ts";
+import type { ByteStream } from "./server.ts";
+
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
+const EPOLLIN = 0x1;
+const EPOLLOUT = 0x4;
+const EPOLLERR = 0x8;
+const EPOLLHUP = 0x10;
+const EPOLLRDHUP = 0x2000;
+const EPOLLET = 0x80000000;
+const ENFILE = 23;
+const ENOBUFS = 105;
+const ENOMEM = 12;
+/** Events taken per `epoll_wait`. */
+const MAX_EVENTS = 256;
+/** How long `epoll_wait` blocks, which bounds how late the loop sees that it should stop. */
+const WAIT_MS = 100;
+/** Connections accepted per wake-up before the ready ones are served (the listener stays ready). */
+const ACCEPT_BURST = 64;
+/** How long accepting pauses after running out of file descriptors or memory. */
+const ACCEPT_BACKOFF_MS = 100;
+/** The listener's number in epoll events; connections count up from 1. */
+const LISTENER = 0;
+const WAIT = -2;
+
+/** What a read or write on a closed stream rejects with (as `Deno.Conn` does). */
+class StreamClosed extends Error {
+  constructor() {
+    super("the connection is closed");
+    this.name = "StreamClosed";
+  }
+}
+
+interface Reader {
+  buf: Uint8Array;
+  resolve(n: number | null): void;
+  reject(err: unknown): void;
+}
+
+interface Writer {
+  bytes: Uint8Array;
+  resolve(n: number): void;
+  reject(err: unknown): void;
+}
+
+/** One accepted connection, as a {@link ByteStream}. */
+class EpollStream implements ByteStream {
+  private reader: Reader | undefined;
+  private writer: Writer | undefined;
+  private closed = false;
+
+  constructor(readonly fd: number, readonly id: number, private readonly loop: EpollLoop) {}
+
+  /** Bytes read, null at end of stream, {@link WAIT} when nothing is there yet, or the error. */
+  private tryRead(buf: Uint8Array): number | null | Error {
+    const { libc } = this.loop.l;
+    for (;;) {
+      const n = Number(libc.recv(this.fd, buf, BigInt(buf.length), MSG_DONTWAIT));
+      if (n > 0) return n;
+      if (n === 0) return null;
+      const errno = this.loop.l.errno();
+      if (errno === EAGAIN) return WAIT;
+      if (errno !== EINTR) return errnoError(this.loop.l, "recv", errno);
+    }
+  }
+
+  private tryWrite(bytes: Uint8Array): number | Error {
+    const { libc } = this.loop.l;
+    for (;;) {
+      const n = Number(libc.send(this.fd, bytes, BigInt(bytes.length), MSG_NOSIGNAL | MSG_DONTWAIT));
+      if (n >= 0) return n;
+      const errno = this.loop.l.errno();
+      if (errno === EAGAIN) return WAIT;
+      if (errno !== EINTR) return errnoError(this.loop.l, "send", errno);
+    }
+  }
+
+  read(buf: Uint8Array): Promise<number | null> {
+    if (this.closed) return Promise.reject(new StreamClosed());
+    const r = this.tryRead(buf);
+    if (r === WAIT) {
+      return new Promise((resolve, reject) => (this.reader = { buf, resolve, reject }));
+    }
+    return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    if (this.closed) return Promise.reject(new StreamClosed());
+    const r = this.tryWrite(bytes);
+    if (r === WAIT) {
+      return new Promise((resolve, reject) => (this.writer = { bytes, resolve, reject }));
+    }
+    return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+  }
+
+  /** An epoll event for this connection: retries whatever waits on it. */
+  ready(events: number): void {
+    const reader = this.reader;
+    if (reader !== undefined && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) {
+      const r = this.tryRead(reader.buf);
+      if (r !== WAIT) {
+        this.reader = undefined;
+        if (r instanceof Error) reader.reject(r);
+        else reader.resolve(r);
+      }
+    }
+    const writer = this.writer;
+    if (writer !== undefined && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) !== 0) {
+      const r = this.tryWrite(writer.bytes);
+      if (r !== WAIT) {
+        this.writer = undefined;
+        if (r instanceof Error) writer.reject(r);
+        else writer.resolve(r);
+      }
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.loop.forget(this);
+    // Closing the fd also takes it out of the epoll set.
+    this.loop.l.libc.close(this.fd);
+    const gone = new StreamClosed();
+    this.reader?.reject(gone);
+    this.writer?.reject(gone);
+    this.reader = this.writer = undefined;
+  }
+}
+
+/** The epoll instance, the listener and the open streams of one {@link listenTCPEpoll}. */
+class EpollLoop {
+  readonly streams = new Map<number, EpollStream>();
+  private nextID = LISTENER + 1;
+  /** Set by close(): accept no more, and end the loop once the last stream is closed. */
+  stopping = false;
+  /** The fd of the listener, -1 once closed. */
+  private listenFD: number;
+  private readonly event: Uint8Array;
+  private readonly eventView: DataView;
+  // struct epoll_event is packed on x86_64 (12 bytes) and naturally aligned elsewhere (16).
+  private readonly eventSize: number;
+  private readonly dataAt: number;
+  /** The events epoll_wait writes; it must stay reachable while a call is in flight. */
+  private readonly events: Uint8Array;
+  private readonly eventsView: DataView;
+  private readonly eventsPtr: Deno.PointerObject;
+  private readonly name = new Uint8Array(SOCKADDR_IN6_SIZE);
+  private readonly nameView = new DataView(this.name.buffer);
+  private readonly nameLen = new Uint8Array(4);
+  private readonly nameLenView = new DataView(this.nameLen.buffer);
+  private paused = false;
+
+  constructor(
+    readonly l: Loaded,
+    readonly epfd: number,
+    listenFD: number,
+    private readonly opts: ListenTCPOptions,
+  ) {
+    this.listenFD = listenFD;
+    this.eventSize = Deno.build.arch === "x86_64" ? 12 : 16;
+    this.dataAt = Deno.build.arch === "x86_64" ? 4 : 8;
+    this.event = new Uint8Array(this.eventSize);
+    this.eventView = new DataView(this.event.buffer);
+    this.events = new Uint8Array(MAX_EVENTS * this.eventSize);
+    this.eventsView = new DataView(this.events.buffer);
+    const ptr = Deno.UnsafePointer.of(this.events);
+    if (ptr === null) throw new Error("http: no address for the epoll events");
+    this.eventsPtr = ptr;
+  }
+
+  /** epoll_ctl(ADD) of `fd` under number `id`; false when it failed. */
+  add(fd: number, id: number, events: number): boolean {
+    this.eventView.setUint32(0, events >>> 0, true);
+    this.eventView.setUint32(this.dataAt, id, true);
+    this.eventView.setUint32(this.dataAt + 4, 0, true);
+    return this.l.libc.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, this.event) === 0;
+  }
+
+  forget(s: EpollStream): void {
+    this.streams.delete(s.id);
+  }
+
+  /** Closes the listening socket (streams stay open until their taker closes them). */
+  closeListener(): void {
+    if (this.listenFD < 0) return;
+    this.l.libc.close(this.listenFD);
+    this.listenFD = -1;
+  }
+
+  private acceptSome(): void {
+    const { libc } = this.l;
+    for (let k = 0; k < ACCEPT_BURST && this.listenFD >= 0; k++) {
+      this.nameLenView.setUint32(0, SOCKADDR_IN6_SIZE, true);
+      const fd = libc.accept4(this.listenFD, this.name, this.nameLen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const errno = this.l.errno();
+        if (errno === EAGAIN) return;
+        if (errno === EMFILE || errno === ENFILE || errno === ENOBUFS || errno === ENOMEM) {
+          // Out of descriptors or memory: the listener stays ready, so stop watching it
+          // for a moment instead of spinning on it.
+          this.opts.onError(errnoError(this.l, "accept4", errno));
+          this.pause();
+          return;
+        }
+        // ECONNABORTED and the like: that connection is gone; the next one may not be.
+        if (errno !== EINTR) this.opts.onError(errnoError(this.l, "accept4", errno));
+        continue;
+      }
+      const ip = sockaddrIP(this.name, this.nameView, 0);
+      const id = this.nextID++;
+      if (ip === null || !this.add(fd, id, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) {
+        libc.close(fd);
+        continue;
+      }
+      setInt(this.l, fd, IPPROTO_TCP, TCP_NODELAY, 1);
+      const stream = new EpollStream(fd, id, this);
+      this.streams.set(id, stream);
+      this.opts.accept(stream, formatIP(ip));
+    }
+  }
+
+  private pause(): void {
+    if (this.paused || this.listenFD < 0) return;
+    this.paused = true;
+    this.l.libc.epoll_ctl(this.epfd, EPOLL_CTL_DEL, this.listenFD, this.event);
+    setTimeout(() => {
+      this.paused = false;
+      if (this.listenFD >= 0) this.add(this.listenFD, LISTENER, EPOLLIN);
+    }, ACCEPT_BACKOFF_MS);
+  }
+
+  /** Serves events until stopped and every stream is closed, then closes the epoll fd. */
+  async run(): Promise<void> {
+    const { libc } = this.l;
+    const { eventsView, eventSize, dataAt } = this;
+    while (!this.stopping || this.streams.size > 0) {
+      const n = await libc.epoll_wait(this.epfd, this.eventsPtr, MAX_EVENTS, WAIT_MS);
+      for (let i = 0; i < n; i++) {
+        const at = i * eventSize;
+        const id = eventsView.getUint32(at + dataAt, true);
+        if (id === LISTENER) {
+          if (!this.stopping) this.acceptSome();
+          continue;
+        }
+        // A stream closed since the kernel queued this event is no longer here.
+        this.streams.get(id)?.ready(eventsView.getUint32(at, true));
+      }
+      // n < 0 is EINTR (a signal reached the pool thread); the next wait retries.
+    }
+    libc.close(this.epfd);
+  }
+}
+
+/**
+ * Listens on plain TCP with epoll and hands every connection to `accept` (see the
+ * module doc); `close()` stops accepting, and the loop ends once every stream has
+ * been closed by its taker. Throws when FFI is unavailable (`ffiUnavailable()` in
+ * `../libc.ts` says why) or the address cannot be bound.
+ *
+ * @example
+ * ```ts
+ * const l = await listenTCPEpoll({ hostname: "127.0.0.1", port: 0, accept: (s, ip) => server.accept(s, ip), onError });
+ * await l.close();
+ * ```
+ */
+export function listenTCPEpoll(opts: ListenTCPOptions): Promise<HTTPListener> {
+  let l: Loaded;
+  let bound: { fd: number; ip: Uint8Array; port: number };
+  try {
+    if (opts.tls !== undefined) throw new TypeError("http: the epoll transport serves plain TCP only");
+    l = loadLibC();
+    bound = bindSocket(l, opts.hostname, opts.port, SOCK_STREAM | SOCK_NONBLOCK, (fd) => {
+      // As Go and Deno do: a restarted tracker can bind while old connections linger in TIME_WAIT.
+      setInt(l, fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const { libc } = l;
+  const fail = (syscall: string) => {
+    const err = errnoError(l, syscall);
+    libc.close(bound.fd);
+    return Promise.reject(err);
+  };
+  if (libc.listen(bound.fd, 4096) !== 0) return fail("listen");
+  const epfd = libc.epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return fail("epoll_create1");
+  const loop = new EpollLoop(l, epfd, bound.fd, opts);
+  if (!loop.add(bound.fd, LISTENER, EPOLLIN)) {
+    libc.close(epfd);
+    return fail("epoll_ctl");
+  }
+  const running = loop.run().catch(opts.onError);
+  let closed = false;
+  return Promise.resolve({
+    hostname: formatIP(bound.ip),
+    port: bound.port,
+    // The loop (and the events buffer it holds) stays reachable from the listener.
+    running,
+    close() {
+      if (!closed) {
+        closed = true;
+        loop.stopping = true;
+        loop.closeListener();
+      }
+      return Promise.resolve();
+    },
+  } as HTTPListener);
+}
