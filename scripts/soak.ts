@@ -74,22 +74,38 @@ const trickle = new TextEncoder().encode(
 let slowCut = 0;
 let slowLongest = 0;
 let slowCompleted = 0;
+let slowRefused = 0;
 let slowStop = false;
 const slow = Array.from({ length: SLOWLORIS }, async () => {
   while (!slowStop) {
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ hostname: HOST, port: httpPort });
+    } catch {
+      // Refused at connect (not cut): count it and back off, so a failing connect cannot spin.
+      slowRefused++;
+      await sleep(100);
+      continue;
+    }
     const t0 = Date.now();
     try {
-      const conn = await Deno.connect({ hostname: HOST, port: httpPort });
       for (let i = 0; !slowStop; i = (i + 1) % trickle.length) {
         await conn.write(trickle.subarray(i, i + 1));
         await sleep(500);
-        // The server answers nothing before the head ends; a read of 0 bytes (EOF) is the cut.
+        // The server answers nothing before the head ends; a failed write is the cut.
         if (i === trickle.length - 1) slowCompleted++;
       }
-      conn.close();
     } catch {
       slowCut++;
       slowLongest = Math.max(slowLongest, Date.now() - t0);
+    } finally {
+      // Every connection is closed here, cut or not: a leaked fd per cut filled the
+      // fd table after ~20 minutes and then the failing connects starved the event loop.
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
     }
   }
 });
@@ -127,7 +143,8 @@ const sampler = setInterval(() => {
       `${(t / 60).toFixed(1)} min: RSS ${
         (rss / 1048576).toFixed(0)
       } MiB; honest checks ${honestSwarms.pass} ok, ` +
-        `${honestSwarms.fail} failed; slowloris cut ${slowCut}; ${hostileReport()}`,
+        `${honestSwarms.fail} failed; slowloris cut ${slowCut}; ${hostileReport()}; ` +
+        `this script's open fds ${[...Deno.readDirSync("/proc/self/fd")].length}`,
     );
   }
   // Failures as they happen, with the time, so that they can be matched with the tracker's log.
@@ -199,7 +216,7 @@ console.log(
   `slowloris: ${slowCut} connections cut by the server (longest lived ${
     (slowLongest / 1000).toFixed(1)
   } s), ` +
-    `${slowCompleted} heads completed`,
+    `${slowCompleted} heads completed, ${slowRefused} connects refused`,
 );
 console.log(`${hostileTotals}; tracker alive at the end: ${alive}`);
 await Deno.remove(tmp, { recursive: true });
