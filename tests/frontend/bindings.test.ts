@@ -12,6 +12,7 @@ import * as bunHTTP from "../../src/frontend/http/bun.ts";
 import { type BunSocket, BunStream, READ_HIGH_WATER } from "../../src/frontend/http/bun.ts";
 import type { ByteStream } from "../../src/frontend/http/server.ts";
 import * as denoHTTP from "../../src/frontend/http/deno.ts";
+import { selectTCPTransport } from "../../src/frontend/http/select.ts";
 import * as bunUDP from "../../src/frontend/udp/bun.ts";
 import * as denoUDP from "../../src/frontend/udp/deno.ts";
 import {
@@ -24,7 +25,7 @@ import {
 import { silentLogger } from "../../src/log.ts";
 import { isBun, runtime } from "../../src/runtime.ts";
 import { Tracker } from "../../src/tracker.ts";
-import { testConfig, udpConfig } from "../helpers/tracker.ts";
+import { httpConfig, testConfig, udpConfig } from "../helpers/tracker.ts";
 
 describe("runtime bindings", () => {
   it("follow the runtime", () => {
@@ -35,7 +36,23 @@ describe("runtime bindings", () => {
     assert.equal(listenTCP, isBun ? bunHTTP.listenTCP : denoHTTP.listenTCP);
     assert.equal(bindings.listenTCP, listenTCP);
     assert.equal(bindings.selectUDP, selectUDPTransport);
+    assert.equal(bindings.selectTCP, isBun ? undefined : selectTCPTransport);
     assert.equal(typeof runtime.env().PATH, "string");
+  });
+
+  it("on Bun: http.transport auto and deno serve through Bun.listen; ffi is refused with what to do", {
+    skip: isBun ? false : "Bun only: the Bun transport selection",
+  }, async () => {
+    const started = await Tracker.start(testConfig({ http: httpConfig({ transport: "auto" }) }), {
+      runtime: bindings,
+      log: silentLogger,
+    });
+    await started.stop();
+    const config = testConfig({ http: httpConfig({ transport: "ffi" }) });
+    await assert.rejects(
+      Tracker.start(config, { runtime: bindings, log: silentLogger }),
+      /http\.transport is ffi.*set http\.transport: deno/,
+    );
   });
 
   it("on Bun: auto and deno serve through node:dgram; ffi is refused with what to do", {

@@ -14,8 +14,8 @@
  * - `epoll_wait` with a 100 ms timeout runs on Deno's blocking thread pool
  *   (`nonblocking: true`), so timers, UDP and the metrics server keep running while
  *   it waits; the ready connections are then served on the JS thread;
- * - `read()` tries `recv` at once and waits for the next input edge only on
- *   `EAGAIN`; `write()` sends at once and waits for an output edge only when the
+ * - `read()` tries `recv` at once unless the last one emptied the socket, and
+ *   otherwise waits for the next input edge; `write()` sends at once and waits for an output edge only when the
  *   socket buffer is full, so a request usually costs no promise that the kernel
  *   has to settle.
  *
@@ -97,6 +97,13 @@ class EpollStream implements ByteStream {
   private reader: Reader | undefined;
   private writer: Writer | undefined;
   private closed = false;
+  /**
+   * The last `recv` took less than it asked for, and no input edge came since: the
+   * socket is empty, so the next read waits for the kernel without trying (a
+   * keep-alive client sends its next request only after the reply). Every arrival
+   * after that `recv` raises an edge, so nothing is missed.
+   */
+  private drained = false;
 
   constructor(readonly fd: number, readonly id: number, private readonly loop: EpollLoop) {}
 
@@ -105,10 +112,16 @@ class EpollStream implements ByteStream {
     const { libc } = this.loop.l;
     for (;;) {
       const n = Number(libc.recv(this.fd, buf, BigInt(buf.length), MSG_DONTWAIT));
-      if (n > 0) return n;
+      if (n > 0) {
+        this.drained = n < buf.length;
+        return n;
+      }
       if (n === 0) return null;
       const errno = this.loop.l.errno();
-      if (errno === EAGAIN) return WAIT;
+      if (errno === EAGAIN) {
+        this.drained = true;
+        return WAIT;
+      }
       if (errno !== EINTR) return errnoError(this.loop.l, "recv", errno);
     }
   }
@@ -126,7 +139,7 @@ class EpollStream implements ByteStream {
 
   read(buf: Uint8Array): Promise<number | null> {
     if (this.closed) return Promise.reject(new StreamClosed());
-    const r = this.tryRead(buf);
+    const r = this.drained ? WAIT : this.tryRead(buf);
     if (r === WAIT) {
       return new Promise((resolve, reject) => (this.reader = { buf, resolve, reject }));
     }
@@ -145,7 +158,8 @@ class EpollStream implements ByteStream {
   /** An epoll event for this connection: retries whatever waits on it. */
   ready(events: number): void {
     const reader = this.reader;
-    if (reader !== undefined && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) {
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) this.drained = false;
+    if (reader !== undefined && !this.drained) {
       const r = this.tryRead(reader.buf);
       if (r !== WAIT) {
         this.reader = undefined;
