@@ -96,25 +96,8 @@ const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
 for (let i = 0; i < 6; i++) HEX[0x61 + i] = HEX[0x41 + i] = 10 + i;
 
-/** Percent-decodes src[from, to) into out at `at`; returns the new end. `+` is a space. */
-function unescape(src: Uint8Array, from: number, to: number, out: Uint8Array, at: number): number {
-  for (let i = from; i < to; i++) {
-    const c = src[i];
-    if (c === 0x25) {
-      const hi = i + 2 < to ? HEX[src[i + 1]] : -1;
-      const lo = hi < 0 ? -1 : HEX[src[i + 2]];
-      if (lo < 0) throw ErrInvalidQueryEscape;
-      out[at++] = (hi << 4) | lo;
-      i += 2;
-    } else {
-      out[at++] = c === 0x2b ? 0x20 : c;
-    }
-  }
-  return at;
-}
-
-function isInfoHashKey(data: Uint8Array, start: number, end: number): boolean {
-  if (end - start !== 9) return false;
+/** The 9 bytes at `data[start]` are "info_hash". */
+function isInfoHashKey(data: Uint8Array, start: number): boolean {
   for (let i = 0; i < 9; i++) if (data[start + i] !== INFO_HASH[i]) return false;
   return true;
 }
@@ -144,30 +127,42 @@ export function parseURLData(src: Uint8Array, from = 0, to = src.length, path?: 
   const data = allocBytes(Math.max(0, to - q - 1));
   const spans: number[] = [];
   const infoHashes: InfoHash[] = [];
+  // One pass over the query: bytes are decoded into `data` as they are read, and a
+  // segment's key and value are known by where its raw `=` fell.
   let at = 0;
-  let seg = q + 1;
-  while (seg < to) {
-    let end = seg;
-    while (end < to && src[end] !== 0x26 && src[end] !== 0x3b) end++;
-    if (end > seg) {
-      let eq = seg;
-      while (eq < end && src[eq] !== 0x3d) eq++;
-      const keyStart = at;
-      at = unescape(src, seg, eq, data, at);
-      const keyEnd = at;
-      at = eq < end ? unescape(src, eq + 1, end, data, at) : at;
-      if (isInfoHashKey(data, keyStart, keyEnd)) {
-        if (at - keyEnd !== 20) throw ErrInvalidInfoHash;
-        infoHashes.push(data.subarray(keyEnd, at));
-      } else {
-        for (let i = keyStart; i < keyEnd; i++) {
-          const c = data[i];
-          if (c >= 0x41 && c <= 0x5a) data[i] = c | 0x20;
+  let segStart = q + 1; // the current segment's first raw byte
+  let keyStart = 0;
+  let keyEnd = -1; // -1 until the segment's first raw "="
+  for (let i = q + 1; i <= to; i++) {
+    const c = i < to ? src[i] : 0x26;
+    if (c === 0x26 || c === 0x3b) {
+      if (i > segStart) {
+        if (keyEnd < 0) keyEnd = at;
+        if (keyEnd - keyStart === 9 && isInfoHashKey(data, keyStart)) {
+          if (at - keyEnd !== 20) throw ErrInvalidInfoHash;
+          infoHashes.push(data.subarray(keyEnd, at));
+        } else {
+          for (let k = keyStart; k < keyEnd; k++) {
+            const u = data[k];
+            if (u >= 0x41 && u <= 0x5a) data[k] = u | 0x20;
+          }
+          spans.push(keyStart, keyEnd, keyEnd, at);
         }
-        spans.push(keyStart, keyEnd, keyEnd, at);
       }
+      segStart = i + 1;
+      keyStart = at;
+      keyEnd = -1;
+    } else if (c === 0x3d && keyEnd < 0) {
+      keyEnd = at;
+    } else if (c === 0x25) {
+      const hi = i + 2 < to ? HEX[src[i + 1]] : -1;
+      const lo = hi < 0 ? -1 : HEX[src[i + 2]];
+      if (lo < 0) throw ErrInvalidQueryEscape;
+      data[at++] = (hi << 4) | lo;
+      i += 2;
+    } else {
+      data[at++] = c === 0x2b ? 0x20 : c;
     }
-    seg = end + 1;
   }
   return new Params(path, infoHashes, data, spans);
 }

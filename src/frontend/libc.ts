@@ -99,6 +99,8 @@ const SYMBOLS = {
   epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   // On the thread pool, like recvmmsg: the event loop stays free while it waits.
   epoll_wait: { parameters: ["i32", "pointer", "i32", "i32"], result: "i32", nonblocking: true },
+  // The same call on the JS thread with a timeout of 0: what is ready now, with no thread hop.
+  epollWaitNow: { name: "epoll_wait", parameters: ["i32", "pointer", "i32", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },

@@ -1,23 +1,28 @@
 /**
  * TCP streams for hayate's HTTP server on Linux through libc and epoll
  * (`Deno.dlopen`), the HTTP counterpart of the batched UDP transport
- * (`../udp/ffi.ts`). Deno's own `Conn.read`/`Conn.write` cost about 2 µs of
- * runtime machinery per request on top of the system calls; here a request costs a
- * non-blocking `recv` and `send` made straight from JavaScript.
+ * (`../udp/ffi.ts`). Deno's own `Conn.read`/`Conn.write` cost about 1 µs of
+ * runtime machinery per request on top of the system calls (a server answering a
+ * constant: 184k requests/s on one core through them, 231k here); here a request
+ * costs a non-blocking `recv` and `send` made straight from JavaScript.
  *
  * How it is driven:
  * - the listening socket and every connection are non-blocking and registered
  *   with one epoll instance: the listener level-triggered, connections
- *   edge-triggered for input, output and hang-up, each under its own number (not
+ *   edge-triggered for input and hang-up (and output while a reply waits for room),
+ *   each under its own number (not
  *   its fd, which the kernel reuses), so an event for a closed connection is
  *   recognised as stale;
  * - `epoll_wait` with a 100 ms timeout runs on Deno's blocking thread pool
  *   (`nonblocking: true`), so timers, UDP and the metrics server keep running while
- *   it waits; the ready connections are then served on the JS thread;
+ *   it waits; the ready connections are then served on the JS thread, which looks
+ *   again at once (`epoll_wait` with no timeout, on the JS thread) for up to 1 ms
+ *   while more are ready, saving a thread hop per look under load;
  * - `read()` tries `recv` at once unless the last one emptied the socket, and
- *   otherwise waits for the next input edge; `write()` sends at once and waits for an output edge only when the
- *   socket buffer is full, so a request usually costs no promise that the kernel
- *   has to settle.
+ *   otherwise waits for the next input edge;
+ * - `write()` queues the bytes and resolves at once (below 64 KiB unsent); the
+ *   replies of a round are sent together when it ends, and the rest as the
+ *   output edges come.
  *
  * Plain TCP only: TLS listeners keep `Deno.listenTls`.
  *
@@ -50,6 +55,7 @@ import type { ByteStream } from "./server.ts";
 
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_MOD = 3;
 const EPOLL_CTL_DEL = 2;
 const EPOLLIN = 0x1;
 const EPOLLOUT = 0x4;
@@ -64,12 +70,18 @@ const ENOMEM = 12;
 const MAX_EVENTS = 256;
 /** How long `epoll_wait` blocks, which bounds how late the loop sees that it should stop. */
 const WAIT_MS = 100;
+/** How long the loop may serve ready connections without going back to the event loop. */
+const DRAIN_MS = 1;
+/** Microtask turns between two looks at epoll: enough for a request read to be answered. */
+const YIELDS = 4;
 /** Connections accepted per wake-up before the ready ones are served (the listener stays ready). */
 const ACCEPT_BURST = 64;
 /** How long accepting pauses after running out of file descriptors or memory. */
 const ACCEPT_BACKOFF_MS = 100;
 /** The listener's number in epoll events; connections count up from 1. */
 const LISTENER = 0;
+/** What a connection is watched for, edge-triggered; output only while a reply waits ({@link EpollLoop.watchOutput}). */
+const STREAM_EVENTS = EPOLLIN | EPOLLRDHUP | EPOLLET;
 const WAIT = -2;
 
 /** What a read or write on a closed stream rejects with (as `Deno.Conn` does). */
@@ -86,16 +98,12 @@ interface Reader {
   reject(err: unknown): void;
 }
 
-interface Writer {
-  bytes: Uint8Array;
-  resolve(n: number): void;
-  reject(err: unknown): void;
-}
+/** Unsent bytes a stream may hold before `write()` waits for the socket to take them. */
+const HIGH_WATER = 64 * 1024;
 
 /** One accepted connection, as a {@link ByteStream}. */
 class EpollStream implements ByteStream {
   private reader: Reader | undefined;
-  private writer: Writer | undefined;
   private closed = false;
   /**
    * The last `recv` took less than it asked for, and no input edge came since: the
@@ -104,6 +112,18 @@ class EpollStream implements ByteStream {
    * after that `recv` raises an edge, so nothing is missed.
    */
   private drained = false;
+  /** Bytes written but not yet taken by the kernel, in order; `outAt` of the first are sent. */
+  private out: Uint8Array[] = [];
+  private outAt = 0;
+  private outBytes = 0;
+  /** Writes that went over {@link HIGH_WATER}, settled once the queue is below it again. */
+  private drainWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
+  /** Why sending failed; later writes reject with it. */
+  private failed: Error | undefined;
+  /** In the loop's list of streams to flush at the end of the round. */
+  queued = false;
+  /** Registered for output edges (while the socket was full). */
+  private watchingOutput = false;
 
   constructor(readonly fd: number, readonly id: number, private readonly loop: EpollLoop) {}
 
@@ -126,17 +146,6 @@ class EpollStream implements ByteStream {
     }
   }
 
-  private tryWrite(bytes: Uint8Array): number | Error {
-    const { libc } = this.loop.l;
-    for (;;) {
-      const n = Number(libc.send(this.fd, bytes, BigInt(bytes.length), MSG_NOSIGNAL | MSG_DONTWAIT));
-      if (n >= 0) return n;
-      const errno = this.loop.l.errno();
-      if (errno === EAGAIN) return WAIT;
-      if (errno !== EINTR) return errnoError(this.loop.l, "send", errno);
-    }
-  }
-
   read(buf: Uint8Array): Promise<number | null> {
     if (this.closed) return Promise.reject(new StreamClosed());
     const r = this.drained ? WAIT : this.tryRead(buf);
@@ -146,13 +155,88 @@ class EpollStream implements ByteStream {
     return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
   }
 
+  /**
+   * Queues `bytes` and resolves with their length: at once while the stream holds
+   * less than {@link HIGH_WATER} unsent, else once the kernel has taken enough.
+   * During a round of the loop the queue is sent when the round ends, so that the
+   * replies of a round leave together; at other times it is sent now.
+   */
   write(bytes: Uint8Array): Promise<number> {
     if (this.closed) return Promise.reject(new StreamClosed());
-    const r = this.tryWrite(bytes);
-    if (r === WAIT) {
-      return new Promise((resolve, reject) => (this.writer = { bytes, resolve, reject }));
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    const n = bytes.length;
+    if (n === 0) return Promise.resolve(0);
+    this.enqueue(bytes);
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    if (this.outBytes <= HIGH_WATER) return Promise.resolve(n);
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve: () => resolve(n), reject }));
+  }
+
+  /** {@link write} without a promise, while the queue stays under {@link HIGH_WATER}. */
+  offer(bytes: Uint8Array): boolean {
+    if (this.closed || this.failed !== undefined || this.outBytes + bytes.length > HIGH_WATER) return false;
+    // A send that fails here shows again in the next read (the peer is gone).
+    if (bytes.length > 0) this.enqueue(bytes);
+    return true;
+  }
+
+  private enqueue(bytes: Uint8Array): void {
+    this.out.push(bytes);
+    this.outBytes += bytes.length;
+    if (!this.loop.batching) this.flush();
+    else if (!this.queued) {
+      this.queued = true;
+      this.loop.dirty.push(this);
     }
-    return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+  }
+
+  /** Sends the queue until it is empty or the socket takes no more. */
+  flush(): void {
+    const { libc } = this.loop.l;
+    while (this.out.length > 0 && !this.closed) {
+      const first = this.out[0];
+      const rest = this.outAt === 0 ? first : first.subarray(this.outAt);
+      const n = Number(libc.send(this.fd, rest, BigInt(rest.length), MSG_NOSIGNAL | MSG_DONTWAIT));
+      if (n < 0) {
+        const errno = this.loop.l.errno();
+        if (errno === EINTR) continue;
+        if (errno === EAGAIN) {
+          this.awaitRoom();
+          break;
+        }
+        this.fail(errnoError(this.loop.l, "send", errno));
+        return;
+      }
+      this.outBytes -= n;
+      if (n < rest.length) {
+        this.outAt += n;
+        this.awaitRoom();
+        break;
+      }
+      this.out.shift();
+      this.outAt = 0;
+    }
+    if (this.out.length === 0 && this.watchingOutput && !this.closed) {
+      this.watchingOutput = false;
+      this.loop.watchOutput(this, false);
+    }
+    if (this.outBytes <= HIGH_WATER && this.drainWaiters.length > 0) {
+      for (const w of this.drainWaiters.splice(0)) w.resolve();
+    }
+  }
+
+  /** The socket took less than it was given: the output edge (once watched) resumes the queue. */
+  private awaitRoom(): void {
+    if (this.watchingOutput) return;
+    this.watchingOutput = true;
+    this.loop.watchOutput(this, true);
+  }
+
+  private fail(err: Error): void {
+    this.failed = err;
+    this.out = [];
+    this.outBytes = this.outAt = 0;
+    for (const w of this.drainWaiters.splice(0)) w.reject(err);
   }
 
   /** An epoll event for this connection: retries whatever waits on it. */
@@ -167,33 +251,31 @@ class EpollStream implements ByteStream {
         else reader.resolve(r);
       }
     }
-    const writer = this.writer;
-    if (writer !== undefined && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) !== 0) {
-      const r = this.tryWrite(writer.bytes);
-      if (r !== WAIT) {
-        this.writer = undefined;
-        if (r instanceof Error) writer.reject(r);
-        else writer.resolve(r);
-      }
-    }
+    if (this.out.length > 0 && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) !== 0) this.flush();
   }
 
+  /** Closes the connection; what is still queued gets one last try to reach the kernel. */
   close(): void {
     if (this.closed) return;
+    if (this.out.length > 0) this.flush();
     this.closed = true;
     this.loop.forget(this);
     // Closing the fd also takes it out of the epoll set.
     this.loop.l.libc.close(this.fd);
     const gone = new StreamClosed();
     this.reader?.reject(gone);
-    this.writer?.reject(gone);
-    this.reader = this.writer = undefined;
+    this.reader = undefined;
+    this.fail(gone);
   }
 }
 
 /** The epoll instance, the listener and the open streams of one {@link listenTCPEpoll}. */
 class EpollLoop {
   readonly streams = new Map<number, EpollStream>();
+  /** True while a round's requests are answered: their replies are queued, then sent together. */
+  batching = false;
+  /** Streams with replies queued in this round. */
+  readonly dirty: EpollStream[] = [];
   private nextID = LISTENER + 1;
   /** Set by close(): accept no more, and end the loop once the last stream is closed. */
   stopping = false;
@@ -233,11 +315,20 @@ class EpollLoop {
   }
 
   /** epoll_ctl(ADD) of `fd` under number `id`; false when it failed. */
-  add(fd: number, id: number, events: number): boolean {
+  add(fd: number, id: number, events: number, op = EPOLL_CTL_ADD): boolean {
     this.eventView.setUint32(0, events >>> 0, true);
     this.eventView.setUint32(this.dataAt, id, true);
     this.eventView.setUint32(this.dataAt + 4, 0, true);
-    return this.l.libc.epoll_ctl(this.epfd, EPOLL_CTL_ADD, fd, this.event) === 0;
+    return this.l.libc.epoll_ctl(this.epfd, op, fd, this.event) === 0;
+  }
+
+  /**
+   * Watches a connection for output too, or no longer. Only while a reply waits for
+   * room: otherwise every ACK of a reply would raise an output edge to be handled.
+   * Adding it reports the socket at once if it has room again already.
+   */
+  watchOutput(s: EpollStream, on: boolean): void {
+    this.add(s.fd, s.id, on ? STREAM_EVENTS | EPOLLOUT : STREAM_EVENTS, EPOLL_CTL_MOD);
   }
 
   forget(s: EpollStream): void {
@@ -272,7 +363,7 @@ class EpollLoop {
       }
       const ip = sockaddrIP(this.name, this.nameView, 0);
       const id = this.nextID++;
-      if (ip === null || !this.add(fd, id, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)) {
+      if (ip === null || !this.add(fd, id, STREAM_EVENTS)) {
         libc.close(fd);
         continue;
       }
@@ -293,23 +384,55 @@ class EpollLoop {
     }, ACCEPT_BACKOFF_MS);
   }
 
+  /** Hands the `n` events in the buffer to the listener and the streams. */
+  private dispatch(n: number): void {
+    const { eventsView, eventSize, dataAt } = this;
+    for (let i = 0; i < n; i++) {
+      const at = i * eventSize;
+      const id = eventsView.getUint32(at + dataAt, true);
+      if (id === LISTENER) {
+        if (!this.stopping) this.acceptSome();
+        continue;
+      }
+      // A stream closed since the kernel queued this event is no longer here.
+      this.streams.get(id)?.ready(eventsView.getUint32(at, true));
+    }
+  }
+
+  /**
+   * Sends the replies queued in this round. One after another, they find the client
+   * already awake from the first: sent as each was ready, every one of them paid for
+   * waking it (measured: 86k → 97k announces/s on one core under wrk).
+   */
+  private flushRound(): void {
+    const { dirty } = this;
+    for (let i = 0; i < dirty.length; i++) {
+      dirty[i].queued = false;
+      dirty[i].flush();
+    }
+    dirty.length = 0;
+  }
+
   /** Serves events until stopped and every stream is closed, then closes the epoll fd. */
   async run(): Promise<void> {
     const { libc } = this.l;
-    const { eventsView, eventSize, dataAt } = this;
     while (!this.stopping || this.streams.size > 0) {
-      const n = await libc.epoll_wait(this.epfd, this.eventsPtr, MAX_EVENTS, WAIT_MS);
-      for (let i = 0; i < n; i++) {
-        const at = i * eventSize;
-        const id = eventsView.getUint32(at + dataAt, true);
-        if (id === LISTENER) {
-          if (!this.stopping) this.acceptSome();
-          continue;
-        }
-        // A stream closed since the kernel queued this event is no longer here.
-        this.streams.get(id)?.ready(eventsView.getUint32(at, true));
-      }
       // n < 0 is EINTR (a signal reached the pool thread); the next wait retries.
+      let n = await libc.epoll_wait(this.epfd, this.eventsPtr, MAX_EVENTS, WAIT_MS);
+      // Under load the next requests are ready by the time these are answered: look
+      // again on this thread, which saves the pool thread's hop and wake-up, for up to
+      // DRAIN_MS before the wait above lets timers, UDP and the metrics server run.
+      const until = n > 0 ? performance.now() + DRAIN_MS : 0;
+      while (n > 0) {
+        this.batching = true;
+        this.dispatch(n);
+        // The requests just read run as promise continuations; let them answer first.
+        for (let k = 0; k < YIELDS; k++) await null;
+        this.batching = false;
+        this.flushRound();
+        if (performance.now() >= until) break;
+        n = libc.epollWaitNow(this.epfd, this.eventsPtr, MAX_EVENTS, 0);
+      }
     }
     libc.close(this.epfd);
   }

@@ -14,7 +14,7 @@ import { Context } from "../../middleware/hook.ts";
 import type { Logic } from "../../middleware/logic.ts";
 import type { RequestObserver } from "../../metrics/metrics.ts";
 import { fullScrapeResponse, parseFullScrape, type SwarmLister } from "./full_scrape.ts";
-import { clientIP, parseAnnounce, type ParseOptions, parseScrape } from "./parser.ts";
+import { clientIP, parseAnnounce, type ParseOptions, parseScrape, type RemoteAddress } from "./parser.ts";
 import { Router } from "./router.ts";
 import type { RequestHead } from "./wire.ts";
 import { writeAnnounce, writeError, writeScrape } from "./writer.ts";
@@ -90,7 +90,7 @@ export class HTTPFrontend {
   private source(
     params: Params,
     header: (name: string) => string | null,
-    remote: string,
+    remote: RemoteAddress,
   ): Uint8Array | undefined {
     return clientIP(params, header, remote, { ...this.opts, allowIPSpoofing: false }).ip ?? undefined;
   }
@@ -99,7 +99,7 @@ export class HTTPFrontend {
    * Answers a request that hayate's own server parsed ({@link HTTPServer}): bencode
    * bytes for a `200 OK`, or a Response. Never rejects.
    */
-  answer(head: RequestHead, remote: string): MaybePromise<Uint8Array | Response> {
+  answer(head: RequestHead, remote: RemoteAddress): MaybePromise<Uint8Array | Response> {
     return this.handle(head.buf, head.targetStart, head.targetEnd, head.get, head.lookup, remote);
   }
 
@@ -133,7 +133,7 @@ export class HTTPFrontend {
     to: number,
     get: boolean,
     header: (name: string) => string | null,
-    remote: string,
+    remote: RemoteAddress,
   ): MaybePromise<Uint8Array | Response> {
     let q = from;
     while (q < to && buf[q] !== 0x3f) q++;

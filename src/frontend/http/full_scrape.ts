@@ -13,7 +13,7 @@ import { familyOf } from "../../bittorrent/ip.ts";
 import type { Params } from "../../bittorrent/params.ts";
 import type { ScrapeRequest } from "../../bittorrent/request.ts";
 import type { SwarmSummary } from "../../storage/store.ts";
-import { clientIP, ErrInvalidIP, type ParseOptions } from "./parser.ts";
+import { clientIP, ErrInvalidIP, type ParseOptions, type RemoteAddress } from "./parser.ts";
 
 /** Lists the swarms of one family, as `PeerStore.swarms` does. */
 export type SwarmLister = (family: 4 | 6) => AsyncIterable<SwarmSummary[]>;
@@ -25,7 +25,7 @@ const CLOSE = new TextEncoder().encode("ee");
 export function parseFullScrape(
   params: Params,
   header: (name: string) => string | null,
-  remote: string,
+  remote: RemoteAddress,
   opts: ParseOptions,
 ): ScrapeRequest {
   const { ip } = clientIP(params, header, remote, opts);

@@ -37,6 +37,12 @@ for (const p of ["peer_id", "left", "downloaded", "uploaded", "numwant", "port"]
 const utf8 = new TextDecoder();
 
 /**
+ * The socket peer's address: as text (`"203.0.113.7"`, `"::1"`), or already
+ * parsed into 4 or 16 bytes (hayate's server parses it once per connection).
+ */
+export type RemoteAddress = string | Uint8Array;
+
+/**
  * The client's address: with spoofing allowed, the first of `ip`, `ipv4`, `ipv6`
  * present; else the `real_ip_header` (the first valid entry of a comma list such as
  * X-Forwarded-For); else the socket's peer. Null when what was chosen is not an IP.
@@ -44,7 +50,7 @@ const utf8 = new TextDecoder();
 export function clientIP(
   params: Params,
   header: (name: string) => string | null,
-  remote: string,
+  remote: RemoteAddress,
   opts: ParseOptions,
 ): { ip: Uint8Array | null; provided: boolean } {
   if (opts.allowIPSpoofing) {
@@ -63,7 +69,7 @@ export function clientIP(
       return { ip: null, provided: false };
     }
   }
-  return { ip: parseIP(remote), provided: false };
+  return { ip: typeof remote === "string" ? parseIP(remote) : remote, provided: false };
 }
 
 function requireUint(params: Params, key: string, max: number): number {
@@ -83,7 +89,7 @@ function requireUint(params: Params, key: string, max: number): number {
 export function parseAnnounce(
   params: Params,
   header: (name: string) => string | null,
-  remote: string,
+  remote: RemoteAddress,
   opts: ParseOptions,
 ): AnnounceRequest {
   let event: Event = 0;
@@ -147,7 +153,7 @@ export function parseAnnounce(
 export function parseScrape(
   params: Params,
   header: (name: string) => string | null,
-  remote: string,
+  remote: RemoteAddress,
   opts: ParseOptions,
 ): ScrapeRequest {
   if (params.infoHashes.length === 0) throw ErrNoInfoHash;

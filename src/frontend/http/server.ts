@@ -11,6 +11,7 @@
  */
 import { addressKey, parseIP } from "../../bittorrent/ip.ts";
 import type { MaybePromise } from "../../maybe.ts";
+import type { RemoteAddress } from "./parser.ts";
 import {
   findHeadEnd,
   HEADERS_TOO_LARGE,
@@ -27,15 +28,24 @@ import {
 export interface ByteStream {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
+  /**
+   * Takes all of `p` now, to be sent in order, and returns true; or false, and
+   * then `write` must be used. Optional: it spares a promise per reply.
+   */
+  offer?(p: Uint8Array): boolean;
   close(): void;
 }
 
 /**
  * Answers one request: bencode bytes for a `200 OK`, or a `Response` for anything
  * else (errors of routing, streamed full scrapes). `head` is valid only until the
- * returned value settles.
+ * returned value settles. `remote` is the peer's address parsed into bytes (once
+ * per connection), or the text the binding gave where it is not an IP.
  */
-export type RequestHandler = (head: RequestHead, remote: string) => MaybePromise<Uint8Array | Response>;
+export type RequestHandler = (
+  head: RequestHead,
+  remote: RemoteAddress,
+) => MaybePromise<Uint8Array | Response>;
 
 /** Limits of the server (the `http:` block's timeouts and connection caps). */
 export interface HTTPServerOptions {
@@ -85,7 +95,7 @@ class Connection {
 
   constructor(
     readonly stream: ByteStream,
-    readonly remote: string,
+    readonly remote: RemoteAddress,
     readonly key: string,
     now: number,
     limit: number,
@@ -144,7 +154,7 @@ export class HTTPServer {
       return;
     }
     this.perKey.set(key, held + 1);
-    const c = new Connection(stream, remote, key, this.now, this.opts.readTimeout);
+    const c = new Connection(stream, ip ?? remote, key, this.now, this.opts.readTimeout);
     this.connections.add(c);
     this.serve(c).finally(() => this.release(c));
   }
@@ -223,7 +233,8 @@ export class HTTPServer {
           reply = new Response("internal server error", { status: 500 });
         }
         if (reply instanceof Uint8Array) {
-          await writeAll(c.stream, this.heads.ok(reply, persistence, this.now));
+          const written = writeAll(c.stream, this.heads.ok(reply, persistence, this.now));
+          if (written !== undefined) await written;
         } else if (!await this.writeResponse(c, reply, persistence, head.http10)) {
           return;
         }
@@ -327,8 +338,12 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Writes all of `bytes`; a reply usually goes in one write, so only a short write costs a second promise. */
-function writeAll(s: ByteStream, bytes: Uint8Array): Promise<void> | void {
+/**
+ * Writes all of `bytes`: at once where the stream takes them (no promise), else
+ * with `write`, where only a short write costs a second promise.
+ */
+function writeAll(s: ByteStream, bytes: Uint8Array): Promise<void> | undefined {
+  if (s.offer?.(bytes)) return undefined;
   return s.write(bytes).then((n) => n < bytes.length ? writeRest(s, bytes, n) : undefined);
 }
 

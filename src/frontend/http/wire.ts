@@ -119,16 +119,17 @@ function contains(buf: Uint8Array, from: number, to: number, word: string): bool
 export function findHeadEnd(buf: Uint8Array, from: number, scanFrom: number, to: number): number {
   // empty lines before the request line are no blank line (parseHead skips them)
   while (from < to && (buf[from] === CR || buf[from] === LF)) from++;
-  let i = Math.max(scanFrom, from + 1);
-  for (;;) {
-    // indexOf runs natively: much faster than a loop over the target's bytes
-    i = buf.indexOf(LF, i);
-    if (i < 0 || i >= to) return -1;
+  // The request line is long (it carries the query): one native search finds its
+  // end. Header lines are short, and a loop beats a native call per line.
+  let i = buf.indexOf(LF, Math.max(scanFrom, from + 1));
+  if (i < 0) return -1;
+  for (; i < to; i++) {
+    if (buf[i] !== LF) continue;
     const prev = buf[i - 1];
     if (prev === LF) return i + 1;
     if (prev === CR && i - 2 >= from && buf[i - 2] === LF) return i + 1;
-    i++;
   }
+  return -1;
 }
 
 /**
@@ -146,8 +147,8 @@ export function findHeadEnd(buf: Uint8Array, from: number, scanFrom: number, to:
  */
 export function parseHead(buf: Uint8Array, from: number, end: number, head: RequestHead): number {
   while (from < end && (buf[from] === CR || buf[from] === LF)) from++;
-  let eol = from;
-  while (eol < end && buf[eol] !== LF) eol++;
+  let eol = buf.indexOf(LF, from);
+  if (eol < 0 || eol > end) eol = end;
   const lineEnd = eol > from && buf[eol - 1] === CR ? eol - 1 : eol;
   let sp1 = from;
   while (sp1 < lineEnd && buf[sp1] !== SP) sp1++;

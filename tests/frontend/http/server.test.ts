@@ -6,6 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { formatIP } from "../../../src/bittorrent/ip.ts";
 import { type ByteStream, HTTPServer, type HTTPServerOptions } from "../../../src/frontend/http/server.ts";
 import type { RequestHead } from "../../../src/frontend/http/wire.ts";
 
@@ -188,11 +189,13 @@ test("server: a head split across many reads, and short writes, still make one e
   await s.close();
 });
 
-test("server: the handler gets the remote address and the headers; a Promise reply is awaited", async () => {
+test("server: the handler gets the remote address parsed, and the headers; a Promise reply is awaited", async () => {
   const seen: string[] = [];
   const { s } = server({
     handler: async (head, remote) => {
-      seen.push(`${remote} ${head.header("x-a")} ${head.get}`);
+      seen.push(
+        `${typeof remote === "string" ? remote : formatIP(remote)} ${head.header("x-a")} ${head.get}`,
+      );
       await sleep(20);
       return bytes("later");
     },
@@ -201,7 +204,12 @@ test("server: the handler gets the remote address and the headers; a Promise rep
   s.accept(c, "2001:db8::7");
   c.push("GET /x HTTP/1.1\r\nX-A: 1\r\nx-a: 2\r\n\r\n");
   assert.equal(await c.waitFor("later"), ok("later"));
-  assert.deepEqual(seen, ["2001:db8::7 1, 2 true"]);
+  // A binding's address that is no IP (a Unix socket, say) reaches the handler as given.
+  const other = new FakeStream();
+  s.accept(other, "unix:/run/x");
+  other.push("GET /x HTTP/1.1\r\nX-A: 3\r\n\r\n");
+  await other.waitFor("later");
+  assert.deepEqual(seen, ["2001:db8::7 1, 2 true", "unix:/run/x 3 true"]);
   await s.close();
 });
 
