@@ -173,7 +173,11 @@ await Promise.race([honestSwarms.stop().then(() => client.close()), sleep(5000)]
 const metrics = await readMetrics(metricsPort);
 await sleep(200);
 const alive = server.alive();
+const peakRSS = procStatus(server.pid, "VmHWM");
 await server.stop();
+// What the tracker logged at warn or error level over the run (the log goes with the temp dir).
+const trackerLog = (await Deno.readTextFile(server.log).catch(() => "")).split("\n");
+const complaints = trackerLog.filter((l) => / (WARN|ERROR) /.test(l));
 await Promise.race([Promise.all(slow), sleep(2000)]);
 
 const mib = (b: number) => (b / 1048576).toFixed(0);
@@ -219,6 +223,12 @@ console.log(
     `${slowCompleted} heads completed, ${slowRefused} connects refused`,
 );
 console.log(`${hostileTotals}; tracker alive at the end: ${alive}`);
+console.log(
+  `tracker peak RSS (VmHWM) ${peakRSS === null ? "unknown" : `${mib(peakRSS)} MiB`}; ` +
+    `${complaints.length} warning/error lines in its log${
+      complaints.length ? `, the first: ${complaints[0]}` : ""
+    }`,
+);
 await Deno.remove(tmp, { recursive: true });
 killAll();
 Deno.exit(honestSwarms.fail === 0 && alive ? 0 : 1);
