@@ -303,3 +303,36 @@ export function ffiRequiredError(key: string, why: string): Error {
         : `It needs Linux on x86_64 or aarch64; set ${key}: deno (or auto)`),
   );
 }
+
+/** A transport picked for a `transport` key: what serves, why, and its listen function. */
+export interface TransportChoice<L> {
+  transport: "ffi" | "deno";
+  reason: string;
+  listen: L;
+}
+
+/**
+ * The transport for `key` (`udp.transport`, `http.transport`) set to `requested`:
+ * `deno` always, `ffi` where {@link ffiUnavailable} allows it (else a startup error
+ * saying what to do), `auto` the first of the two that can run.
+ *
+ * @example
+ * ```ts
+ * chooseTransport("udp.transport", "auto", { ffi: listenUDPFFI, deno: listenUDP }).transport; // "ffi"
+ * ```
+ */
+export function chooseTransport<L>(
+  key: string,
+  requested: "auto" | "ffi" | "deno",
+  listeners: { ffi: L; deno: L },
+): TransportChoice<L> {
+  if (requested === "deno") return { transport: "deno", reason: `${key} is deno`, listen: listeners.deno };
+  const why = ffiUnavailable();
+  if (why !== null) {
+    if (requested === "ffi") throw ffiRequiredError(key, why);
+    return { transport: "deno", reason: `auto: FFI unavailable (${why})`, listen: listeners.deno };
+  }
+  const platform = `${Deno.build.os} ${Deno.build.arch}`;
+  const reason = requested === "ffi" ? `${key} is ffi (${platform})` : `auto: ${platform} with --allow-ffi`;
+  return { transport: "ffi", reason, listen: listeners.ffi };
+}

@@ -14,7 +14,7 @@
  */
 import type { HTTPTransport } from "../../config/types.ts";
 import type { TCPTransportChoice } from "../../tracker.ts";
-import { ffiRequiredError, ffiUnavailable } from "../libc.ts";
+import { chooseTransport } from "../libc.ts";
 import { listenTCP } from "./deno.ts";
 import { listenTCPEpoll } from "./epoll.ts";
 
@@ -30,17 +30,5 @@ import { listenTCPEpoll } from "./epoll.ts";
  */
 export function selectTCPTransport(requested: HTTPTransport, tls: boolean): TCPTransportChoice {
   if (tls) return { transport: "deno", reason: "TLS is served by Deno.listenTls", listen: listenTCP };
-  const why = ffiUnavailable();
-  const platform = `${Deno.build.os} ${Deno.build.arch}`;
-  switch (requested) {
-    case "deno":
-      return { transport: "deno", reason: "http.transport is deno", listen: listenTCP };
-    case "ffi":
-      if (why !== null) throw ffiRequiredError("http.transport", why);
-      return { transport: "ffi", reason: `http.transport is ffi (${platform})`, listen: listenTCPEpoll };
-    default:
-      return why === null
-        ? { transport: "ffi", reason: `auto: ${platform} with --allow-ffi`, listen: listenTCPEpoll }
-        : { transport: "deno", reason: `auto: FFI unavailable (${why})`, listen: listenTCP };
-  }
+  return chooseTransport("http.transport", requested, { ffi: listenTCPEpoll, deno: listenTCP });
 }

@@ -14,7 +14,7 @@
 import type { UDPTransport } from "../../config/types.ts";
 import type { UDPTransportChoice } from "../../tracker.ts";
 import { listenUDP } from "./deno.ts";
-import { ffiRequiredError, ffiUnavailable } from "../libc.ts";
+import { chooseTransport } from "../libc.ts";
 import { listenUDPFFI } from "./ffi.ts";
 
 /**
@@ -24,21 +24,9 @@ import { listenUDPFFI } from "./ffi.ts";
  * @example
  * ```ts
  * const { transport, reason } = selectUDPTransport("auto");
- * // "ffi", "auto: linux x86_64 with --allow-ffi: batched recvmmsg/sendmmsg"
+ * // "ffi", "auto: linux x86_64 with --allow-ffi"
  * ```
  */
 export function selectUDPTransport(requested: UDPTransport): UDPTransportChoice {
-  const why = ffiUnavailable();
-  const platform = `${Deno.build.os} ${Deno.build.arch}`;
-  switch (requested) {
-    case "deno":
-      return { transport: "deno", reason: "udp.transport is deno", listen: listenUDP };
-    case "ffi":
-      if (why !== null) throw ffiRequiredError("udp.transport", why);
-      return { transport: "ffi", reason: `udp.transport is ffi (${platform})`, listen: listenUDPFFI };
-    default:
-      return why === null
-        ? { transport: "ffi", reason: `auto: ${platform} with --allow-ffi`, listen: listenUDPFFI }
-        : { transport: "deno", reason: `auto: FFI unavailable (${why})`, listen: listenUDP };
-  }
+  return chooseTransport("udp.transport", requested, { ffi: listenUDPFFI, deno: listenUDP });
 }

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { connect, type Socket } from "node:net";
 import { describe, it } from "node:test";
+import { selectWithoutFFI } from "../../helpers/without_ffi.ts";
 import { listenTCPEpoll } from "../../../src/frontend/http/epoll.ts";
 import { selectTCPTransport } from "../../../src/frontend/http/select.ts";
 import type { ByteStream } from "../../../src/frontend/http/server.ts";
@@ -196,30 +197,14 @@ describe("HTTP transport selection", () => {
   it("falls back to deno on auto and refuses ffi without --allow-ffi", {
     skip: typeof Deno === "undefined" ? "Deno only: runs a `deno run` subprocess without --allow-ffi" : false,
   }, async () => {
-    const script = await Deno.makeTempFile({ suffix: ".ts" });
-    try {
-      const select = new URL("../../../src/frontend/http/select.ts", import.meta.url).href;
-      await Deno.writeTextFile(
-        script,
-        `import { selectTCPTransport } from ${JSON.stringify(select)};
-const auto = selectTCPTransport("auto", false);
-let err = "";
-try { selectTCPTransport("ffi", false); } catch (e) { err = (e as Error).message; }
-console.log(JSON.stringify({ auto: auto.transport, reason: auto.reason, err }));`,
-      );
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--no-prompt", "--allow-read", script],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
-      assert.equal(r.auto, "deno");
-      assert.match(r.reason, /allow-ffi/);
-      assert.match(r.err, /--allow-ffi/);
-      assert.match(r.err, /http\.transport: deno/);
-    } finally {
-      await Deno.remove(script);
-    }
+    const r = await selectWithoutFFI(
+      new URL("../../../src/frontend/http/select.ts", import.meta.url),
+      "selectTCPTransport",
+      [false],
+    );
+    assert.equal(r.auto, "deno");
+    assert.match(r.reason, /allow-ffi/);
+    assert.match(r.err, /--allow-ffi/);
+    assert.match(r.err, /http\.transport: deno/);
   });
 });

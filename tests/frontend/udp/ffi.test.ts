@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createSocket, type Socket } from "node:dgram";
 import { afterEach, describe, it } from "node:test";
+import { selectWithoutFFI } from "../../helpers/without_ffi.ts";
 import { ffiUnavailable, listenUDPFFI } from "../../../src/frontend/udp/ffi.ts";
 import { selectUDPTransport } from "../../../src/frontend/udp/select.ts";
 
@@ -201,30 +202,13 @@ describe("UDP transport selection", () => {
   it("falls back to deno on auto and refuses ffi without --allow-ffi", {
     skip: typeof Deno === "undefined" ? "Deno only: runs a `deno run` subprocess without --allow-ffi" : false,
   }, async () => {
-    const script = await Deno.makeTempFile({ suffix: ".ts" });
-    try {
-      const select = new URL("../../../src/frontend/udp/select.ts", import.meta.url).href;
-      await Deno.writeTextFile(
-        script,
-        `import { selectUDPTransport } from ${JSON.stringify(select)};
-const auto = selectUDPTransport("auto");
-let err = "";
-try { selectUDPTransport("ffi"); } catch (e) { err = (e as Error).message; }
-console.log(JSON.stringify({ auto: auto.transport, reason: auto.reason, err }));`,
-      );
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--no-prompt", "--allow-read", script],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-      const r = JSON.parse(new TextDecoder().decode(out.stdout));
-      assert.equal(r.auto, "deno");
-      assert.match(r.reason, /allow-ffi/);
-      assert.match(r.err, /--allow-ffi/);
-      assert.match(r.err, /udp\.transport: deno/);
-    } finally {
-      await Deno.remove(script);
-    }
+    const r = await selectWithoutFFI(
+      new URL("../../../src/frontend/udp/select.ts", import.meta.url),
+      "selectUDPTransport",
+    );
+    assert.equal(r.auto, "deno");
+    assert.match(r.reason, /allow-ffi/);
+    assert.match(r.err, /--allow-ffi/);
+    assert.match(r.err, /udp\.transport: deno/);
   });
 });
