@@ -34,6 +34,9 @@ import {
   EAGAIN,
   EINTR,
   EMFILE,
+  ENFILE,
+  ENOBUFS,
+  ENOMEM,
   errnoError,
   IPPROTO_TCP,
   type Loaded,
@@ -63,9 +66,6 @@ const EPOLLERR = 0x8;
 const EPOLLHUP = 0x10;
 const EPOLLRDHUP = 0x2000;
 const EPOLLET = 0x80000000;
-const ENFILE = 23;
-const ENOBUFS = 105;
-const ENOMEM = 12;
 /** Events taken per `epoll_wait`. */
 const MAX_EVENTS = 256;
 /** How long `epoll_wait` blocks, which bounds how late the loop sees that it should stop. */
