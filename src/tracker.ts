@@ -68,36 +68,33 @@ export interface Runtime {
   selectUDP?(requested: UDPTransport): UDPTransportChoice;
 }
 
-function chooseUDP(runtime: Runtime, requested: UDPTransport): UDPTransportChoice {
-  if (runtime.selectUDP !== undefined) return runtime.selectUDP(requested);
-  const listen = runtime.listenUDP;
-  if (listen === undefined) throw new Error("udp: this runtime cannot listen on UDP");
+/**
+ * The transport of a runtime without a choice of its own (no `selectUDP` or
+ * `selectTCP`): its one `listen`, for `auto` and `deno`; `ffi` is refused.
+ */
+function runtimeOwn<L>(key: string, requested: UDPTransport, listen: L) {
   if (requested === "ffi") {
-    throw new Error("udp.transport is ffi, but this runtime has no FFI transport; set udp.transport: deno");
+    throw new Error(`${key} is ffi, but this runtime has no FFI transport; set ${key}: deno`);
   }
   return {
-    transport: "deno",
-    reason: `udp.transport is ${requested}; the runtime has one transport`,
+    transport: "deno" as const,
+    reason: `${key} is ${requested}; the runtime has one transport`,
     listen,
   };
 }
 
-function chooseTCP(
-  runtime: Runtime,
-  requested: HTTPTransport,
-  tls: boolean,
-): TCPTransportChoice | undefined {
+function chooseUDP(runtime: Runtime, requested: UDPTransport): UDPTransportChoice {
+  if (runtime.selectUDP !== undefined) return runtime.selectUDP(requested);
+  if (runtime.listenUDP === undefined) throw new Error("udp: this runtime cannot listen on UDP");
+  return runtimeOwn("udp.transport", requested, runtime.listenUDP);
+}
+
+/** Undefined where the runtime has no raw TCP listener (the tracker then serves HTTP through `serveHTTP`). */
+function chooseTCP(runtime: Runtime, requested: HTTPTransport, tls: boolean): TCPTransportChoice | undefined {
   if (runtime.selectTCP !== undefined) return runtime.selectTCP(requested, tls);
   const listen = runtime.listenTCP;
-  if (requested === "ffi") {
-    throw new Error("http.transport is ffi, but this runtime has no FFI transport; set http.transport: deno");
-  }
-  if (listen === undefined) return undefined;
-  return {
-    transport: "deno",
-    reason: `http.transport is ${requested}; the runtime has one transport`,
-    listen,
-  };
+  const own = runtimeOwn("http.transport", requested, listen);
+  return listen === undefined ? undefined : { ...own, listen };
 }
 
 /**
