@@ -80,9 +80,10 @@ export class PeerList {
     this.ids = new Uint8Array(capacity * 20);
   }
 
-  private reserve(): void {
-    if ((this.count + 1) * 20 <= this.ids.length) return;
-    const cap = Math.max(8, this.count * 2);
+  /** Makes room for `n` more entries. */
+  private reserve(n: number): void {
+    if ((this.count + n) * 20 <= this.ids.length) return;
+    const cap = Math.max(8, this.count * 2, this.count + n);
     const compact = new Uint8Array(cap * this.entrySize);
     compact.set(this.compact);
     const ids = new Uint8Array(cap * 20);
@@ -96,7 +97,7 @@ export class PeerList {
     if (peer.ip.length !== this.entrySize - 2) {
       throw new RangeError(`IPv${this.family} peer list given a ${peer.ip.length}-byte address`);
     }
-    this.reserve();
+    this.reserve(1);
     const at = this.count * this.entrySize;
     this.compact.set(peer.ip, at);
     this.compact[at + this.entrySize - 2] = peer.port >> 8;
@@ -106,21 +107,31 @@ export class PeerList {
   }
 
   /**
-   * Appends a peer from a packed record: `entrySize` bytes of ip ‖ port at
-   * `compactAt`, then the 20-byte ID at `idAt`. Stores use it to copy without
+   * Appends `n` peers from packed columns: their compact entries (ip ‖ port)
+   * contiguous from `entries[entryAt]`, and their 20-byte IDs `idStride` bytes
+   * apart from `ids[idAt]`. Stores use it to copy runs of records without
    * building Peer objects.
    */
-  pushPacked(src: Uint8Array, compactAt: number, idAt: number): void {
-    this.reserve();
-    // Byte loops: for 6–20 bytes they beat allocating subarray views.
-    const { compact, ids, entrySize } = this;
-    const c = this.count * entrySize;
-    for (let i = 0; i < entrySize; i++) compact[c + i] = src[compactAt + i];
+  pushRun(
+    entries: Uint8Array,
+    entryAt: number,
+    ids: Uint8Array,
+    idAt: number,
+    idStride: number,
+    n: number,
+  ): void {
+    if (n <= 0) return;
+    this.reserve(n);
+    const size = this.entrySize;
+    this.compact.set(entries.subarray(entryAt, entryAt + n * size), this.count * size);
     if (this.keepIDs) {
-      const d = this.count * 20;
-      for (let i = 0; i < 20; i++) ids[d + i] = src[idAt + i];
+      const out = this.ids;
+      let d = this.count * 20;
+      for (let k = 0, at = idAt; k < n; k++, at += idStride) {
+        for (let i = 0; i < 20; i++) out[d++] = ids[at + i];
+      }
     }
-    this.count++;
+    this.count += n;
   }
 
   /** The compact entries, `count * entrySize` bytes (a view). */

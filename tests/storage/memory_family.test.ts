@@ -17,6 +17,7 @@ import {
 } from "../../src/storage/memory/family.ts";
 import { ManualClock } from "../../src/clock.ts";
 import { MemoryStore } from "../../src/storage/memory/store.ts";
+import { PeerList } from "../../src/bittorrent/request.ts";
 
 const ihOf = (n: number) => {
   const b = new Uint8Array(20);
@@ -219,3 +220,43 @@ test("memory store: the garbage collector works across the stamp wrap", async ()
   assert.deepEqual(store.stats(), { swarms: 0, seeders: 0, leechers: 0 });
   store.stop();
 });
+
+for (const layout of [LAYOUT_V4, LAYOUT_V6]) {
+  test(`family (${layout.stride}-byte records): pick takes a wrapping run from a random start, without the announcer`, () => {
+    const fam = new FamilyStore(layout);
+    const s = fam.swarmOrCreate(ihOf(1));
+    const size = 23; // past INDEX_FROM, so both lookups paths of the swarm are in play
+    for (let n = 0; n < size; n++) fam.add(s, keyOf(layout, n), n % 3 === 0, 1000);
+    const posOf = new Map<number, number>();
+    for (let n = 0; n < size; n++) posOf.set(n, fam.find(s, keyOf(layout, n)));
+    const byPos = new Map([...posOf].map(([n, pos]) => [pos, n]));
+    const out = new PeerList(layout === LAYOUT_V4 ? 4 : 6);
+    const ranges = [[0, fam.seeders(s)], [fam.seeders(s), size], [0, size], [5, 6]];
+    for (const [from, to] of ranges) {
+      for (const skip of [-1, from, to - 1, from + 2, to]) {
+        for (const want of [1, 2, 3, to - from - 1, to - from, to - from + 4]) {
+          for (let round = 0; round < 30; round++) {
+            out.count = 0;
+            const added = fam.pick(s, from, to, want, skip, out);
+            const inRange = skip >= from && skip < to ? 1 : 0;
+            assert.equal(added, Math.max(0, Math.min(want, to - from - inRange)));
+            assert.equal(out.count, added);
+            const got = out.toArray().map((p) => {
+              const n = new DataView(p.ip.buffer, p.ip.byteOffset).getUint32(0);
+              assert.deepEqual(p.id, keyOf(layout, n).subarray(layout.entry), "the id of the same record");
+              return posOf.get(n)!;
+            });
+            assert.equal(new Set(got).size, got.length, "no record twice");
+            // Consecutive positions (wrapping within [from, to)), the announcer stepped over.
+            for (let k = 1; k < got.length; k++) {
+              let next = got[k - 1] + 1 === to ? from : got[k - 1] + 1;
+              if (next === skip) next = next + 1 === to ? from : next + 1;
+              assert.equal(got[k], next);
+            }
+            for (const pos of got) assert.ok(pos >= from && pos < to && pos !== skip && byPos.has(pos));
+          }
+        }
+      }
+    }
+  });
+}

@@ -4,10 +4,12 @@
  * - a swarm table: one dense 40-byte row a swarm (infohash and counters), found
  *   through a 4-byte-a-slot open-addressing index (linear probing, backward-shift
  *   deletion) keyed by infohash;
- * - a peer slab: every swarm's records live in one contiguous block of a shared
- *   byte array, seeders first ([0, seeders) seeders, [seeders, count) leechers). A
- *   record is ip ‖ port ‖ peer id ‖ a 2-byte last-seen stamp (28 bytes for IPv4,
- *   40 for IPv6), so a reply copies the compact part of a record as it is. Blocks come in
+ * - a peer slab: every swarm's records live in one contiguous block of records,
+ *   seeders first ([0, seeders) seeders, [seeders, count) leechers). A record is
+ *   ip ‖ port ‖ peer id ‖ a 2-byte last-seen stamp (28 bytes for IPv4, 40 for
+ *   IPv6), kept as two columns: the compact entries (ip ‖ port) in one byte array
+ *   and the rest in another, so that the peers a reply takes from a run of a block
+ *   are one contiguous copy that touches as few cache lines as possible. Blocks come in
  *   size classes about 1.25× apart; a growing block extends in place into the top
  *   or a free neighbour when it can, a shrinking one gives its tail back in place,
  *   and freed blocks merge with free neighbours and are split to fit.
@@ -27,12 +29,17 @@ export interface Layout {
   key: number;
   /** Bytes per record: key and a 2-byte last-seen stamp. */
   stride: number;
+  /** Bytes per record outside the compact entry: peer id and stamp (the second column). */
+  tail: number;
 }
 
 /** Geometry of IPv4 records. */
-export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 28 };
+export const LAYOUT_V4: Layout = { entry: 6, key: 26, stride: 28, tail: 22 };
 /** Geometry of IPv6 records. */
-export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 40 };
+export const LAYOUT_V6: Layout = { entry: 18, key: 38, stride: 40, tail: 22 };
+
+/** Byte of a tail where the last-seen stamp starts (after the peer id). */
+const STAMP = 20;
 
 /**
  * Last-seen stamps are 16 bits: the time in units of {@link FamilyStore.unit}
@@ -50,13 +57,14 @@ export function stampUnit(lifetime: number, interval: number): number {
 }
 
 /**
- * The slab starts this large. Untouched pages of a fresh zeroed allocation take no
- * memory, and at this size the C allocator maps them straight from the kernel and
- * unmaps them on release, so the slab neither costs memory before it is filled nor
- * leaves heap fragments behind each time it grows (smaller buffers are carved
- * from the C heap, whose freed chunks stay resident).
+ * The smaller column of the slab starts this large (the other in proportion).
+ * Untouched pages of a fresh zeroed allocation take no memory, and from 32 MiB on
+ * the C allocator always maps them straight from the kernel and unmaps them on
+ * release, so the slab neither costs memory before it is filled nor leaves heap
+ * fragments behind each time it grows (smaller buffers may be carved from the C
+ * heap, whose freed chunks stay resident).
  */
-const SLAB_START = 48 * 1024 * 1024;
+const COLUMN_START = 32 * 1024 * 1024;
 
 /** The slab is compacted once holes exceed 1/COMPACT_WHEN of it. */
 const COMPACT_WHEN = 8;
@@ -101,14 +109,23 @@ function floorClass(n: number): number {
   return lo;
 }
 
-/** Bytes of the edge bitmap of a slab of `bytes` bytes (one bit a record, and a spare byte). */
-function edgeBytes(bytes: number, stride: number): number {
-  return (Math.floor(bytes / stride) >>> 3) + 1;
+/** Bytes of the edge bitmap of a slab of `records` records (one bit a record, and a spare byte). */
+function edgeBytes(records: number): number {
+  return (records >>> 3) + 1;
 }
 
-function hashBytes(buf: Uint8Array, at: number, len: number, seed: number): number {
-  let h = seed;
+/** Records of a fresh slab: its smaller column is {@link COLUMN_START} bytes. */
+function startCapacity(layout: Layout): number {
+  return Math.ceil(COLUMN_START / Math.min(layout.entry, layout.tail));
+}
+
+/** FNV-style mixing of `buf[at..at+len)` into `h`; {@link finish} completes a hash. */
+function mix(h: number, buf: Uint8Array, at: number, len: number): number {
   for (let i = at; i < at + len; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  return h;
+}
+
+function finish(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   return (h ^ (h >>> 13)) >>> 0;
 }
@@ -132,7 +149,10 @@ export class FamilyStore {
   private index = new Uint32Array(16);
   /** Number of swarms. */
   size = 0;
-  private slab: Uint8Array;
+  // The two columns of the slab, `capacity` records each: compact entries, and tails.
+  private capacity: number;
+  private addrs: Uint8Array;
+  private tails: Uint8Array;
   private top = 0;
   // Free blocks are kept merged with free neighbours (and with the top), in
   // doubly linked lists by size (list c: sizes from CLASS_SIZE[c] up to the next
@@ -152,14 +172,18 @@ export class FamilyStore {
   // Hints, never trusted: see swarm() and find().
   private lastSwarm = 0;
   private lastFound = 0;
+  private readonly keyScratch: Uint8Array;
 
   /**
    * @param unit seconds per last-seen stamp unit (see {@link STAMP_WINDOW} and
    *   {@link stampUnit})
    */
   constructor(readonly layout: Layout, readonly unit = 1) {
-    this.slab = new Uint8Array(SLAB_START);
-    this.edges = new Uint8Array(edgeBytes(SLAB_START, layout.stride));
+    this.capacity = startCapacity(layout);
+    this.addrs = new Uint8Array(this.capacity * layout.entry);
+    this.tails = new Uint8Array(this.capacity * layout.tail);
+    this.edges = new Uint8Array(edgeBytes(this.capacity));
+    this.keyScratch = new Uint8Array(layout.key);
     const table = new ArrayBuffer(TABLE_START * R * 4);
     this.keys = new Uint8Array(table);
     this.rows = new Uint32Array(table);
@@ -168,7 +192,7 @@ export class FamilyStore {
   // ---- swarm table ----
 
   private hashIH(ih: Uint8Array, at: number): number {
-    return hashBytes(ih, at, 20, this.seed);
+    return finish(mix(this.seed, ih, at, 20));
   }
 
   private sameKey(s: number, ih: Uint8Array): boolean {
@@ -339,8 +363,10 @@ export class FamilyStore {
     this.indexCapacity = 16;
     this.index = new Uint32Array(16);
     this.size = 0;
-    this.slab = new Uint8Array(SLAB_START);
-    this.edges = new Uint8Array(edgeBytes(SLAB_START, this.layout.stride));
+    this.capacity = startCapacity(this.layout);
+    this.addrs = new Uint8Array(this.capacity * this.layout.entry);
+    this.tails = new Uint8Array(this.capacity * this.layout.tail);
+    this.edges = new Uint8Array(edgeBytes(this.capacity));
     this.top = 0;
     this.freeHead.fill(-1);
     this.freeRecords = 0;
@@ -419,8 +445,7 @@ export class FamilyStore {
 
   /** Makes room for `records` records in the slab. */
   private reserve(records: number): void {
-    const need = records * this.layout.stride;
-    if (need > this.slab.length) this.resizeSlab(Math.max(need, Math.ceil(this.slab.length * 1.5)));
+    if (records > this.capacity) this.resizeSlab(Math.max(records, Math.ceil(this.capacity * 1.5)));
   }
 
   private isEdge(record: number): boolean {
@@ -432,28 +457,33 @@ export class FamilyStore {
     else this.edges[record >>> 3] &= ~(1 << (record & 7));
   }
 
-  /** The i32 at byte `byte` of record `record` (free-block bookkeeping). */
+  /** The i32 at byte `byte` of the tail of record `record` (free-block bookkeeping). */
   private word(record: number, byte: number): number {
-    const at = record * this.layout.stride + byte;
-    const b = this.slab;
+    const at = record * this.layout.tail + byte;
+    const b = this.tails;
     return b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24);
   }
 
   private setWord(record: number, byte: number, value: number): void {
-    const at = record * this.layout.stride + byte;
-    const b = this.slab;
+    const at = record * this.layout.tail + byte;
+    const b = this.tails;
     b[at] = value;
     b[at + 1] = value >> 8;
     b[at + 2] = value >> 16;
     b[at + 3] = value >> 24;
   }
 
-  private resizeSlab(bytes: number): void {
+  private resizeSlab(records: number): void {
     // Zeroed pages cost no memory until written, so growing generously is cheap.
-    const next = new Uint8Array(bytes);
-    next.set(this.slab.subarray(0, this.top * this.layout.stride));
-    this.slab = next;
-    const edges = new Uint8Array(edgeBytes(bytes, this.layout.stride));
+    const { entry, tail } = this.layout;
+    const addrs = new Uint8Array(records * entry);
+    addrs.set(this.addrs.subarray(0, this.top * entry));
+    this.addrs = addrs;
+    const tails = new Uint8Array(records * tail);
+    tails.set(this.tails.subarray(0, this.top * tail));
+    this.tails = tails;
+    this.capacity = records;
+    const edges = new Uint8Array(edgeBytes(records));
     edges.set(this.edges.subarray(0, Math.min(this.edges.length, edges.length)));
     this.edges = edges;
   }
@@ -472,15 +502,12 @@ export class FamilyStore {
     const order = new Float64Array(n);
     for (let s = 0; s < n; s++) order[s] = this.rows[s * R + OFFSET] * n + s;
     order.sort();
-    const { stride } = this.layout;
     let to = 0;
     for (let k = 0; k < n; k++) {
       const s = order[k] % n;
       const r = s * R;
       const from = this.rows[r + OFFSET];
-      if (from !== to) {
-        this.slab.copyWithin(to * stride, from * stride, (from + this.rows[r + COUNT]) * stride);
-      }
+      if (from !== to) this.copyRecords(to, from, this.rows[r + COUNT]);
       this.rows[r + OFFSET] = to;
       to += CLASS_SIZE[this.cls(s)];
     }
@@ -489,9 +516,17 @@ export class FamilyStore {
     this.freeRecords = 0;
     this.edges.fill(0);
     // Written pages past the new top stay resident: hand a mostly empty slab back.
-    if (this.top * stride * 2 < this.slab.length && this.slab.length > SLAB_START) {
-      this.resizeSlab(Math.max(SLAB_START, Math.ceil(this.top * stride * 1.25)));
+    const start = startCapacity(this.layout);
+    if (this.top * 2 < this.capacity && this.capacity > start) {
+      this.resizeSlab(Math.max(start, Math.ceil(this.top * 1.25)));
     }
+  }
+
+  /** Copies `n` records from record `from` to record `to` (the ranges may overlap). */
+  private copyRecords(to: number, from: number, n: number): void {
+    const { entry, tail } = this.layout;
+    this.addrs.copyWithin(to * entry, from * entry, (from + n) * entry);
+    this.tails.copyWithin(to * tail, from * tail, (from + n) * tail);
   }
 
   /**
@@ -516,8 +551,7 @@ export class FamilyStore {
     } else {
       const to = this.alloc(cls); // may compact, which moves this swarm's block too
       const moved = this.rows[r + OFFSET];
-      const { stride } = this.layout;
-      this.slab.copyWithin(to * stride, moved * stride, (moved + this.rows[r + COUNT]) * stride);
+      this.copyRecords(to, moved, this.rows[r + COUNT]);
       this.release(moved, had);
       this.rows[r + OFFSET] = to;
     }
@@ -526,13 +560,21 @@ export class FamilyStore {
 
   // ---- peers of a swarm ----
 
-  private base(s: number, pos: number): number {
-    return (this.rows[s * R + OFFSET] + pos) * this.layout.stride;
+  /** The slab record of position `pos` of swarm `s`. */
+  private record(s: number, pos: number): number {
+    return this.rows[s * R + OFFSET] + pos;
   }
 
-  private sameRecord(at: number, key: Uint8Array, keyAt: number): boolean {
-    const slab = this.slab;
-    for (let i = 0; i < this.layout.key; i++) if (slab[at + i] !== key[keyAt + i]) return false;
+  private sameRecord(record: number, key: Uint8Array): boolean {
+    const { entry } = this.layout;
+    const a = record * entry;
+    const addrs = this.addrs;
+    // The port tells most records apart at once.
+    if (addrs[a + entry - 1] !== key[entry - 1]) return false;
+    for (let i = 0; i < entry - 1; i++) if (addrs[a + i] !== key[i]) return false;
+    const t = record * this.layout.tail;
+    const tails = this.tails;
+    for (let i = 0; i < 20; i++) if (tails[t + i] !== key[entry + i]) return false;
     return true;
   }
 
@@ -540,12 +582,11 @@ export class FamilyStore {
   find(s: number, key: Uint8Array): number {
     const r = s * R;
     const count = this.rows[r + COUNT];
-    const stride = this.layout.stride;
-    const start = this.rows[r + OFFSET] * stride;
+    const start = this.rows[r + OFFSET];
     // An announce finds its peer twice (to leave it out of the reply, then to
     // update it): the last position found is tried first, checked by its key.
     const last = this.lastFound;
-    if (last < count && this.sameRecord(start + last * stride, key, 0)) return last;
+    if (last < count && this.sameRecord(start + last, key)) return last;
     const pos = this.search(s, key, count, start);
     if (pos >= 0) this.lastFound = pos;
     return pos;
@@ -553,19 +594,16 @@ export class FamilyStore {
 
   private search(s: number, key: Uint8Array, count: number, start: number): number {
     const id = this.indexID(s);
-    const stride = this.layout.stride;
     if (id === 0) {
-      for (let pos = 0, at = start; pos < count; pos++, at += stride) {
-        if (this.slab[at] === key[0] && this.sameRecord(at, key, 0)) return pos;
-      }
+      for (let pos = 0; pos < count; pos++) if (this.sameRecord(start + pos, key)) return pos;
       return -1;
     }
     const index = this.indexes[id - 1]!;
     const mask = index.length - 1;
-    for (let p = hashBytes(key, 0, this.layout.key, this.seed) & mask;; p = (p + 1) & mask) {
+    for (let p = finish(mix(this.seed, key, 0, this.layout.key)) & mask;; p = (p + 1) & mask) {
       const e = index[p];
       if (e === 0) return -1;
-      if (this.sameRecord(start + (e - 1) * stride, key, 0)) return e - 1;
+      if (this.sameRecord(start + e - 1, key)) return e - 1;
     }
   }
 
@@ -575,20 +613,20 @@ export class FamilyStore {
    * so a peer is never removed early). A stamp from the future reads as `now`.
    */
   seen(s: number, pos: number, now: number): number {
-    const at = this.base(s, pos) + this.layout.key;
+    const at = this.record(s, pos) * this.layout.tail + STAMP;
     const unit = this.unit;
     const u = unit === 1 ? now : Math.floor(now / unit);
-    const age = (u - (this.slab[at] | (this.slab[at + 1] << 8))) & 0xffff;
+    const age = (u - (this.tails[at] | (this.tails[at + 1] << 8))) & 0xffff;
     if (age >= STAMP_WINDOW) return now;
     return unit === 1 ? now - age : Math.min(now, (u - age + 1) * unit - 1);
   }
 
   /** Refreshes a peer's last-seen time to `now` (seconds). */
   touch(s: number, pos: number, now: number): void {
-    const at = this.base(s, pos) + this.layout.key;
+    const at = this.record(s, pos) * this.layout.tail + STAMP;
     const u = this.unit === 1 ? now : Math.floor(now / this.unit);
-    this.slab[at] = u;
-    this.slab[at + 1] = u >>> 8;
+    this.tails[at] = u;
+    this.tails[at + 1] = u >>> 8;
   }
 
   /** Adds a peer that is not in swarm `s` yet, as seeder or leecher. */
@@ -606,7 +644,12 @@ export class FamilyStore {
       rows[r + SEEDERS] = seeders + 1;
     }
     rows[r + COUNT] = count + 1;
-    this.slab.set(key.subarray(0, this.layout.key), this.base(s, pos));
+    const { entry, tail } = this.layout;
+    const record = this.record(s, pos);
+    const a = record * entry;
+    for (let i = 0; i < entry; i++) this.addrs[a + i] = key[i];
+    const t = record * tail;
+    for (let i = 0; i < 20; i++) this.tails[t + i] = key[entry + i];
     this.touch(s, pos, now);
     if (this.indexID(s) !== 0) this.indexInsert(s, pos);
     else if (count + 1 > INDEX_FROM) this.buildIndex(s);
@@ -644,19 +687,37 @@ export class FamilyStore {
   pick(s: number, from: number, to: number, want: number, skip: number, out: PeerList): number {
     const size = to - from;
     if (size <= 0 || want <= 0) return 0;
-    const { stride, entry } = this.layout;
-    const start = this.base(s, 0);
-    let pos = from + Math.floor(Math.random() * size);
-    let added = 0;
-    for (let seen = 0; seen < size && added < want; seen++) {
-      if (pos !== skip) {
-        const at = start + pos * stride;
-        out.pushPacked(this.slab, at, at + entry);
-        added++;
-      }
-      if (++pos === to) pos = from;
+    const start = this.record(s, 0);
+    const pos = from + Math.floor(Math.random() * size);
+    // The walk pos..to, then from..pos is two runs of the block.
+    const added = this.pickRun(start, pos, to, want, skip, out);
+    return added < want ? added + this.pickRun(start, from, pos, want - added, skip, out) : added;
+  }
+
+  /** Copies the first `want` records of [from, to), `skip` left out, of the block at record `start` into `out`. */
+  private pickRun(
+    start: number,
+    from: number,
+    to: number,
+    want: number,
+    skip: number,
+    out: PeerList,
+  ): number {
+    let end = Math.min(to, from + want);
+    if (skip < from || skip >= end) {
+      this.copyOut(start + from, end - from, out);
+      return end - from;
     }
-    return added;
+    end = Math.min(to, end + 1);
+    this.copyOut(start + from, skip - from, out);
+    this.copyOut(start + skip + 1, end - skip - 1, out);
+    return end - from - 1;
+  }
+
+  /** Appends records [first, first + n) of the slab to `out`. */
+  private copyOut(first: number, n: number, out: PeerList): void {
+    const { entry, tail } = this.layout;
+    out.pushRun(this.addrs, first * entry, this.tails, first * tail, tail, n);
   }
 
   /**
@@ -680,20 +741,20 @@ export class FamilyStore {
   ): number {
     const size = to - from;
     if (size <= 0 || want <= 0) return 0;
-    const { stride, entry } = this.layout;
-    const start = this.base(s, 0);
+    const { entry } = this.layout;
+    const start = this.record(s, 0);
     const whole = bits >> 3;
     const mask = (0xff00 >> (bits & 7)) & 0xff;
     let pos = from + Math.floor(Math.random() * size);
     let added = 0;
     for (let seen = 0; seen < size && seen < window && added < want; seen++) {
       if (pos !== skip) {
-        const at = start + pos * stride;
+        const at = (start + pos) * entry;
         let match = true;
-        for (let i = 0; i < whole && match; i++) match = this.slab[at + i] === ip[i];
-        if (match && mask !== 0) match = ((this.slab[at + whole] ^ ip[whole]) & mask) === 0;
+        for (let i = 0; i < whole && match; i++) match = this.addrs[at + i] === ip[i];
+        if (match && mask !== 0) match = ((this.addrs[at + whole] ^ ip[whole]) & mask) === 0;
         if (match === same) {
-          out.pushPacked(this.slab, at, at + entry);
+          this.copyOut(start + pos, 1, out);
           added++;
         }
       }
@@ -703,13 +764,11 @@ export class FamilyStore {
   }
 
   private move(s: number, from: number, to: number): void {
-    const { stride } = this.layout;
     if (this.indexID(s) !== 0) {
       const index = this.indexes[this.indexID(s) - 1]!;
       index[this.indexPosition(s, from)] = to + 1;
     }
-    const start = this.base(s, 0);
-    this.slab.copyWithin(start + to * stride, start + from * stride, start + (from + 1) * stride);
+    this.copyRecords(this.record(s, to), this.record(s, from), 1);
   }
 
   // ---- per-swarm index over block positions ----
@@ -733,7 +792,11 @@ export class FamilyStore {
   }
 
   private indexHome(s: number, pos: number, mask: number): number {
-    return hashBytes(this.slab, this.base(s, pos), this.layout.key, this.seed) & mask;
+    // The hash of the record's key, as search() computes it from a key buffer.
+    const { entry, tail } = this.layout;
+    const record = this.record(s, pos);
+    return finish(mix(mix(this.seed, this.addrs, record * entry, entry), this.tails, record * tail, 20)) &
+      mask;
   }
 
   private indexInsert(s: number, pos: number): void {
@@ -773,10 +836,14 @@ export class FamilyStore {
     }
   }
 
-  /** A view of the key of the peer at `pos` of swarm `s` (ip ‖ port ‖ peer id), valid until the next change; for snapshots. */
+  /** The key of the peer at `pos` of swarm `s` (ip ‖ port ‖ peer id) in a scratch buffer reused by the next call; for snapshots. */
   peerKey(s: number, pos: number): Uint8Array {
-    const at = this.base(s, pos);
-    return this.slab.subarray(at, at + this.layout.key);
+    const { entry, tail } = this.layout;
+    const record = this.record(s, pos);
+    const key = this.keyScratch;
+    key.set(this.addrs.subarray(record * entry, record * entry + entry));
+    key.set(this.tails.subarray(record * tail, record * tail + 20), entry);
+    return key;
   }
 
   /** Sets the completed count of swarm `s` (restoring a snapshot). */

@@ -199,10 +199,12 @@ export class MemoryStore implements PeerStore {
     const v4 = peer.ip.length === 4;
     const key = v4 ? this.key4 : this.key6;
     const entry = v4 ? LAYOUT_V4.entry : LAYOUT_V6.entry;
-    key.set(peer.ip, 0);
+    // Byte loops: TypedArray#set costs more than the copy at these sizes.
+    const { ip, id } = peer;
+    for (let i = 0; i < entry - 2; i++) key[i] = ip[i];
     key[entry - 2] = peer.port >> 8;
     key[entry - 1] = peer.port & 0xff;
-    key.set(peer.id, entry);
+    for (let i = 0; i < 20; i++) key[entry + i] = id[i];
     return key;
   }
 
