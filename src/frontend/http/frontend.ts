@@ -57,6 +57,8 @@ export class HTTPFrontend {
   private readonly router = new Router<Action>();
   private readonly headers: Record<string, string>;
   private scratch = new Uint8Array(4096);
+  /** The path of the last request: clients repeat one or two, so its string is reused. */
+  private lastPath = "";
 
   constructor(private readonly opts: HTTPFrontendOptions) {
     for (const r of opts.announceRoutes) this.router.add(r, "announce");
@@ -126,6 +128,17 @@ export class HTTPFrontend {
     return then(reply, (r) => r instanceof Uint8Array ? this.reply(r) : r);
   }
 
+  /** `buf[from, to)` as a string, the last request's when the bytes are the same. */
+  private pathOf(buf: Uint8Array, from: number, to: number): string {
+    const last = this.lastPath;
+    if (to - from === last.length) {
+      let i = 0;
+      while (i < last.length && buf[from + i] === last.charCodeAt(i)) i++;
+      if (i === last.length) return last;
+    }
+    return this.lastPath = latin1(buf, from, to);
+  }
+
   /** Routes and answers the request target `buf[from, to)`. */
   private handle(
     buf: Uint8Array,
@@ -137,7 +150,7 @@ export class HTTPFrontend {
   ): MaybePromise<Uint8Array | Response> {
     let q = from;
     while (q < to && buf[q] !== 0x3f) q++;
-    const path = latin1(buf, from, q);
+    const path = this.pathOf(buf, from, q);
     const route = this.router.match(path);
     if (route === undefined) return new Response("404 page not found\n", { status: 404 });
     if (!get) return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });

@@ -18,6 +18,8 @@ const KEY = {
   minInterval: utf8.encode("12:min interval"),
   peers: utf8.encode("5:peers"),
   peers6: utf8.encode("6:peers6"),
+  files: utf8.encode("5:files"),
+  downloaded: utf8.encode("10:downloaded"),
 };
 
 function writePeerDicts(w: BencodeWriter, list: PeerList, withID: boolean): void {
@@ -71,17 +73,19 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
  * infohash; files are sorted by raw infohash and duplicates collapse into one.
  */
 export function writeScrape(resp: ScrapeResponse): Uint8Array {
-  const files = [...resp.files].sort((a, b) => compareBytes(a.infoHash, b.infoHash));
+  const files = resp.files.length > 1
+    ? [...resp.files].sort((a, b) => compareBytes(a.infoHash, b.infoHash))
+    : resp.files;
   const w = new BencodeWriter(16 + files.length * 90);
-  w.dict().key("files").dict();
+  w.dict().raw(KEY.files).dict();
   let previous: Uint8Array | undefined;
   for (const f of files) {
     if (previous !== undefined && compareBytes(previous, f.infoHash) === 0) continue;
     previous = f.infoHash;
     w.bytes(f.infoHash).dict()
-      .key("complete").int(f.complete)
-      .key("downloaded").int(f.downloaded)
-      .key("incomplete").int(f.incomplete)
+      .raw(KEY.complete).int(f.complete)
+      .raw(KEY.downloaded).int(f.downloaded)
+      .raw(KEY.incomplete).int(f.incomplete)
       .end();
   }
   return w.end().end().finish();

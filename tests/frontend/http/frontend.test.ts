@@ -84,3 +84,16 @@ test("garbage request targets get a client error, never a 5xx", async () => {
   }
   store.stop();
 });
+
+test("each request is routed by its own path, however alike the paths before it", async () => {
+  const { http, store } = frontend([]);
+  const status = async (path: string) =>
+    (await http.fetch(new Request(`http://x${path}?${query}`), "10.0.0.1")).status;
+  // Same length as /announce, one byte apart: the previous path's string must not be reused.
+  assert.equal(await status("/announce"), 200);
+  assert.equal(await status("/announcf"), 404);
+  assert.equal(await status("/announce"), 200);
+  assert.equal(await status("/bnnounce"), 404);
+  assert.equal(await status("/scrape"), 200);
+  store.stop();
+});
