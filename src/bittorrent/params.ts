@@ -91,6 +91,21 @@ export class Params {
   }
 }
 
+const NO_DATA = new Uint8Array(0);
+
+/**
+ * The parameters of a request that has none (a UDP packet without URL data), made
+ * without parsing anything.
+ *
+ * @example
+ * ```ts
+ * noParams().has("info_hash"); // false
+ * ```
+ */
+export function noParams(): Params {
+  return new Params("", [], NO_DATA, []);
+}
+
 /** Hex digit values by byte, -1 for anything else: one load instead of three range tests. */
 const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;

@@ -139,6 +139,11 @@ export class PeerList {
     return this.compact.subarray(0, this.count * this.entrySize);
   }
 
+  /** Copies the compact entries of the first `n` peers into `out` at `at`. */
+  copyCompact(out: Uint8Array, at: number, n: number): void {
+    out.set(this.compact.subarray(0, n * this.entrySize), at);
+  }
+
   /** Peer `i` as an object (a copy). */
   get(i: number): Peer {
     const at = i * this.entrySize;

@@ -11,7 +11,7 @@ import { allocBytes, copyBytes } from "../../bittorrent/bytes.ts";
 import { ClientError } from "../../bittorrent/errors.ts";
 import type { Event } from "../../bittorrent/event.ts";
 import { familyOf, isUsableIP, normalizeIP } from "../../bittorrent/ip.ts";
-import { type Params, parseURLData } from "../../bittorrent/params.ts";
+import { noParams, type Params, parseURLData } from "../../bittorrent/params.ts";
 import type { AnnounceRequest, ScrapeRequest } from "../../bittorrent/request.ts";
 import { ErrInvalidPort, ErrUnusableIP } from "../http/parser.ts";
 import { MAX_SCRAPE_PER_REPLY, maxPeersPerReply } from "./writer.ts";
@@ -113,6 +113,7 @@ function isZero(b: Uint8Array): boolean {
  * ```
  */
 export function parseURLOptions(packet: Uint8Array, from: number): Params {
+  if (from >= packet.length || packet[from] === 0x00) return noParams();
   // Spans of the URL data chunks; one chunk (the usual case) is parsed in place.
   const spans: number[] = [];
   let total = 0;
@@ -230,5 +231,5 @@ export function parseScrape(packet: Uint8Array, source: Uint8Array, opts: UDPPar
   const infoHashes: Uint8Array[] = [];
   const hashes = copyBytes(packet, HEADER_SIZE, HEADER_SIZE + n * 20);
   for (let i = 0; i < n; i++) infoHashes.push(hashes.subarray(i * 20, i * 20 + 20));
-  return { infoHashes, family: familyOf(source), params: parseURLData(packet, 0, 0) };
+  return { infoHashes, family: familyOf(source), params: noParams() };
 }

@@ -91,7 +91,7 @@ export function writeAnnounce(
   writeUint32(out, 8, resp.interval);
   writeUint32(out, 12, resp.incomplete);
   writeUint32(out, 16, resp.complete);
-  out.set(peers.compactBytes().subarray(0, n * peers.entrySize), ANNOUNCE_HEADER);
+  peers.copyCompact(out, ANNOUNCE_HEADER, n);
   return out;
 }
 
