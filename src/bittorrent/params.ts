@@ -55,6 +55,38 @@ export class Params {
     return -1;
   }
 
+  /**
+   * Finds every key of `keys` in one pass: `out[k]` becomes the entry of the last
+   * `keys.names[k]` present, or -1; read them with {@link bytesAt} and {@link uintAt}.
+   * For parsers that look up many keys of each request.
+   */
+  locate(keys: KeySet, out: Int32Array): void {
+    out.fill(-1);
+    const { data, spans } = this;
+    for (let e = 0; e < spans.length; e += 4) {
+      const start = spans[e];
+      const bucket = keys.byLength[spans[e + 1] - start];
+      if (bucket === undefined) continue;
+      candidates: for (let c = 0; c < bucket.length; c++) {
+        const k = bucket[c];
+        const name = keys.bytes[k];
+        for (let i = 0; i < name.length; i++) if (data[start + i] !== name[i]) continue candidates;
+        out[k] = e;
+        break;
+      }
+    }
+  }
+
+  /** The raw bytes of entry `e` from {@link locate} (a view), or undefined for -1. */
+  bytesAt(e: number): Uint8Array | undefined {
+    return e < 0 ? undefined : this.data.subarray(this.spans[e + 2], this.spans[e + 3]);
+  }
+
+  /** Entry `e` from {@link locate} as an unsigned integer up to `max` (see {@link parseUint}); -1 when absent or not one. */
+  uintAt(e: number, max: number): number {
+    return e < 0 ? -1 : uintIn(this.data, this.spans[e + 2], this.spans[e + 3], max);
+  }
+
   /** The raw bytes of a parameter (a view, not a copy), or undefined. `key` must be lower case. */
   bytes(key: string): Uint8Array | undefined {
     const e = this.find(key);
@@ -104,6 +136,30 @@ const NO_DATA = new Uint8Array(0);
  */
 export function noParams(): Params {
   return new Params("", [], NO_DATA, []);
+}
+
+/**
+ * Lower-case parameter names looked up together with {@link Params.locate}, each
+ * known by its index in `names`.
+ *
+ * @example
+ * ```ts
+ * const KEYS = new KeySet(["left", "port"]);
+ * const at = new Int32Array(KEYS.names.length);
+ * params.locate(KEYS, at);
+ * params.uintAt(at[1], 0xffff); // the port, or -1
+ * ```
+ */
+export class KeySet {
+  /** The names as bytes. */
+  readonly bytes: Uint8Array[];
+  /** Indexes of the names of each length. */
+  readonly byLength: (number[] | undefined)[] = [];
+
+  constructor(readonly names: readonly string[]) {
+    this.bytes = names.map((n) => Uint8Array.from(n, (c) => c.charCodeAt(0)));
+    names.forEach((n, k) => (this.byLength[n.length] ??= []).push(k));
+  }
 }
 
 /** Hex digit values by byte, -1 for anything else: one load instead of three range tests. */

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseUint, parseURLData } from "../../src/bittorrent/params.ts";
+import { KeySet, noParams, parseUint, parseURLData } from "../../src/bittorrent/params.ts";
 
 const te = new TextEncoder();
 const parse = (s: string) => parseURLData(te.encode(s));
@@ -105,4 +105,28 @@ test("parseUint: base-10 only, bounded, exact at 2^64 - 1", () => {
   assert.equal(parseUint(te.encode("18446744073709551616"), 18446744073709551615), -1);
   assert.equal(parseUint(te.encode("99999999999999999999"), 18446744073709551615), -1);
   assert.equal(parseUint(te.encode("123456789012345678901"), 18446744073709551615), -1);
+});
+
+test("locate finds many keys in one pass: the last value wins, absent keys are -1, agreeing with the one-key lookups", () => {
+  const keys = new KeySet(["port", "left", "peer_id", "numwant", "event", "none"]);
+  const at = new Int32Array(keys.names.length);
+  const p = parse(
+    "/announce?Port=1&left=5&peer_id=abc&port=6881&numwant=&leftover=9&even=1&info_hash=" + "a".repeat(20),
+  );
+  p.locate(keys, at);
+  assert.equal(p.uintAt(at[0], 0xffff), 6881, "the last port, matched case-insensitively");
+  assert.equal(p.uintAt(at[1], 100), 5, "left, not leftover");
+  assert.deepEqual(p.bytesAt(at[2]), te.encode("abc"));
+  assert.deepEqual(p.bytesAt(at[3]), new Uint8Array(0), "present with an empty value");
+  assert.equal(p.uintAt(at[3], 100), -1);
+  assert.equal(at[4], -1, "even is not event");
+  assert.equal(at[5], -1);
+  assert.equal(p.bytesAt(at[5]), undefined);
+  for (const [k, name] of keys.names.entries()) {
+    assert.equal(at[k] >= 0, p.has(name), name);
+    assert.deepEqual(p.bytesAt(at[k]), p.bytes(name), name);
+  }
+  // A reused scratch is cleared: nothing from the request before.
+  noParams().locate(keys, at);
+  assert.deepEqual([...at], [-1, -1, -1, -1, -1, -1]);
 });

@@ -7,7 +7,7 @@
 import { ClientError } from "../../bittorrent/errors.ts";
 import { ErrUnknownEvent, type Event, parseEvent } from "../../bittorrent/event.ts";
 import { familyOf, isUsableIP, parseIP } from "../../bittorrent/ip.ts";
-import { MAX_UINT64, type Params } from "../../bittorrent/params.ts";
+import { KeySet, MAX_UINT64, type Params } from "../../bittorrent/params.ts";
 import type { AnnounceRequest, ScrapeRequest } from "../../bittorrent/request.ts";
 
 /** The `http:` settings the parser needs. */
@@ -72,9 +72,33 @@ export function clientIP(
   return { ip: typeof remote === "string" ? parseIP(remote) : remote, provided: false };
 }
 
-function requireUint(params: Params, key: string, max: number): number {
-  const v = params.uint(key, max);
-  if (v < 0) throw missing[key];
+// The parameters an announce reads, found in one pass over the query.
+const ANNOUNCE_KEYS = new KeySet([
+  "event",
+  "compact",
+  "peer_id",
+  "left",
+  "downloaded",
+  "uploaded",
+  "numwant",
+  "port",
+  "no_peer_id",
+]);
+const EVENT = 0,
+  COMPACT = 1,
+  PEER_ID = 2,
+  LEFT = 3,
+  DOWNLOADED = 4,
+  UPLOADED = 5,
+  NUMWANT = 6,
+  PORT = 7,
+  NO_PEER_ID = 8;
+// parseAnnounce is synchronous, so one scratch serves every call.
+const found = new Int32Array(ANNOUNCE_KEYS.names.length);
+
+function requireUint(params: Params, key: number, max: number): number {
+  const v = params.uintAt(found[key], max);
+  if (v < 0) throw missing[ANNOUNCE_KEYS.names[key]];
   return v;
 }
 
@@ -92,8 +116,9 @@ export function parseAnnounce(
   remote: RemoteAddress,
   opts: ParseOptions,
 ): AnnounceRequest {
+  params.locate(ANNOUNCE_KEYS, found);
   let event: Event = 0;
-  const eventBytes = params.bytes("event");
+  const eventBytes = params.bytesAt(found[EVENT]);
   if (eventBytes !== undefined) {
     try {
       event = parseEvent(utf8.decode(eventBytes));
@@ -102,33 +127,33 @@ export function parseAnnounce(
       throw e;
     }
   }
-  const compactBytes = params.bytes("compact");
+  const compactBytes = params.bytesAt(found[COMPACT]);
   const compact = compactBytes !== undefined && compactBytes.length > 0 &&
     !(compactBytes.length === 1 && compactBytes[0] === 0x30);
 
   if (params.infoHashes.length === 0) throw ErrNoInfoHash;
   if (params.infoHashes.length > 1) throw ErrMultipleInfoHashes;
 
-  const peerID = params.bytes("peer_id");
+  const peerID = params.bytesAt(found[PEER_ID]);
   if (peerID === undefined) throw missing.peer_id;
   if (peerID.length !== 20) throw ErrInvalidPeerID;
 
-  const left = requireUint(params, "left", MAX_UINT64);
-  const downloaded = requireUint(params, "downloaded", MAX_UINT64);
-  const uploaded = requireUint(params, "uploaded", MAX_UINT64);
+  const left = requireUint(params, LEFT, MAX_UINT64);
+  const downloaded = requireUint(params, DOWNLOADED, MAX_UINT64);
+  const uploaded = requireUint(params, UPLOADED, MAX_UINT64);
 
-  const numWantProvided = params.has("numwant");
+  const numWantProvided = found[NUMWANT] >= 0;
   let numWant = opts.defaultNumWant;
-  if (numWantProvided) numWant = Math.min(requireUint(params, "numwant", 0xffffffff), opts.maxNumWant);
+  if (numWantProvided) numWant = Math.min(requireUint(params, NUMWANT, 0xffffffff), opts.maxNumWant);
 
-  const port = requireUint(params, "port", 0xffff);
+  const port = requireUint(params, PORT, 0xffff);
 
   const { ip, provided } = clientIP(params, header, remote, opts);
   if (ip === null) throw ErrInvalidIP;
   if (port === 0 && !opts.allowZeroPort) throw ErrInvalidPort;
   if (!isUsableIP(ip)) throw ErrUnusableIP;
 
-  const noPeerID = params.bytes("no_peer_id");
+  const noPeerID = params.bytesAt(found[NO_PEER_ID]);
   return {
     infoHash: params.infoHashes[0],
     peer: { id: peerID, ip, port },
