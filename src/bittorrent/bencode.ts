@@ -54,10 +54,15 @@ export class BencodeWriter {
       this.buf[this.at++] = 0x30 + n;
       return;
     }
-    let digits = 0;
-    for (let v = n; v >= 1; v = Math.floor(v / 10)) digits++;
+    let digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
     let pos = this.at + digits;
     this.at = pos;
+    if (n < 0x80000000) {
+      // Small integers (counts, intervals, ports): integer division.
+      for (let v = n | 0; v > 0; v = (v / 10) | 0) this.buf[--pos] = 0x30 + (v % 10);
+      return;
+    }
     for (let v = n; v >= 1; v = Math.floor(v / 10)) this.buf[--pos] = 0x30 + (v % 10);
   }
 

@@ -167,6 +167,10 @@ const HEX = new Int8Array(256).fill(-1);
 for (let i = 0; i < 10; i++) HEX[0x30 + i] = i;
 for (let i = 0; i < 6; i++) HEX[0x61 + i] = HEX[0x41 + i] = 10 + i;
 
+/** Bytes a query copies as they are: all but `&`, `;`, `=`, `%` and `+` (1), which the parser looks at. */
+const PLAIN = new Uint8Array(256).fill(1);
+for (const c of [0x26, 0x3b, 0x3d, 0x25, 0x2b]) PLAIN[c] = 0;
+
 /** The 9 bytes at `data[start]` are "info_hash". */
 function isInfoHashKey(data: Uint8Array, start: number): boolean {
   for (let i = 0; i < 9; i++) if (data[start + i] !== INFO_HASH[i]) return false;
@@ -205,6 +209,8 @@ export function parseURLData(src: Uint8Array, from = 0, to = src.length, path?: 
   let keyStart = 0;
   let keyEnd = -1; // -1 until the segment's first raw "="
   for (let i = q + 1; i <= to; i++) {
+    // Runs of ordinary bytes (most of a query) are copied without the tests below.
+    while (i < to && PLAIN[src[i]] === 1) data[at++] = src[i++];
     const c = i < to ? src[i] : 0x26;
     if (c === 0x26 || c === 0x3b) {
       if (i > segStart) {

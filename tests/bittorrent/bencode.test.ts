@@ -81,3 +81,26 @@ test("BencodeWriter grows past its initial capacity", () => {
   assert.equal(back.length, 2000);
   assert.equal(back[1998], 999 * 1_000_003);
 });
+
+test("integers encode as their decimal digits at every size, both signs", () => {
+  const values = [
+    0,
+    1,
+    9,
+    10,
+    99,
+    100,
+    12345,
+    2 ** 31 - 1,
+    2 ** 31,
+    2 ** 32,
+    10 ** 15,
+    2 ** 53 - 1,
+    -1,
+    -10,
+    -(2 ** 31),
+  ];
+  for (const n of values) {
+    assert.equal(new TextDecoder().decode(encode(n)), `i${n}e`, String(n));
+  }
+});
