@@ -114,6 +114,8 @@ function edgeBytes(records: number): number {
   return (records >>> 3) + 1;
 }
 
+const EMPTY = new Uint8Array(0);
+
 /** Records of a fresh slab: its smaller column is {@link COLUMN_START} bytes. */
 function startCapacity(layout: Layout): number {
   return Math.ceil(COLUMN_START / Math.min(layout.entry, layout.tail));
@@ -150,9 +152,9 @@ export class FamilyStore {
   /** Number of swarms. */
   size = 0;
   // The two columns of the slab, `capacity` records each: compact entries, and tails.
-  private capacity: number;
-  private addrs: Uint8Array;
-  private tails: Uint8Array;
+  private capacity = 0;
+  private addrs = EMPTY;
+  private tails = EMPTY;
   private top = 0;
   // Free blocks are kept merged with free neighbours (and with the top), in
   // doubly linked lists by size (list c: sizes from CLASS_SIZE[c] up to the next
@@ -162,7 +164,7 @@ export class FamilyStore {
   // record marks the first and last records of free blocks, so a block being
   // freed finds free neighbours in O(1).
   private readonly freeHead = new Int32Array(CLASS_SIZE.length).fill(-1);
-  private edges: Uint8Array;
+  private edges = EMPTY;
   private freeRecords = 0;
   private readonly indexes: (Int32Array | undefined)[] = [];
   private readonly freeIndexIDs: number[] = [];
@@ -179,10 +181,7 @@ export class FamilyStore {
    *   {@link stampUnit})
    */
   constructor(readonly layout: Layout, readonly unit = 1) {
-    this.capacity = startCapacity(layout);
-    this.addrs = new Uint8Array(this.capacity * layout.entry);
-    this.tails = new Uint8Array(this.capacity * layout.tail);
-    this.edges = new Uint8Array(edgeBytes(this.capacity));
+    this.freshSlab();
     this.keyScratch = new Uint8Array(layout.key);
     const table = new ArrayBuffer(TABLE_START * R * 4);
     this.keys = new Uint8Array(table);
@@ -363,10 +362,7 @@ export class FamilyStore {
     this.indexCapacity = 16;
     this.index = new Uint32Array(16);
     this.size = 0;
-    this.capacity = startCapacity(this.layout);
-    this.addrs = new Uint8Array(this.capacity * this.layout.entry);
-    this.tails = new Uint8Array(this.capacity * this.layout.tail);
-    this.edges = new Uint8Array(edgeBytes(this.capacity));
+    this.freshSlab();
     this.top = 0;
     this.freeHead.fill(-1);
     this.freeRecords = 0;
@@ -375,6 +371,14 @@ export class FamilyStore {
   }
 
   // ---- peer slab ----
+
+  /** An empty slab of the starting size (the bookkeeping of its blocks is the caller's). */
+  private freshSlab(): void {
+    this.capacity = startCapacity(this.layout);
+    this.addrs = new Uint8Array(this.capacity * this.layout.entry);
+    this.tails = new Uint8Array(this.capacity * this.layout.tail);
+    this.edges = new Uint8Array(edgeBytes(this.capacity));
+  }
 
   /** Records [at, at + size) become a free block: linked into its list, edges marked. */
   private pushFree(at: number, size: number): void {
