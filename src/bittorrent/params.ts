@@ -209,8 +209,22 @@ export function parseURLData(src: Uint8Array, from = 0, to = src.length, path?: 
   let keyStart = 0;
   let keyEnd = -1; // -1 until the segment's first raw "="
   for (let i = q + 1; i <= to; i++) {
-    // Runs of ordinary bytes (most of a query) are copied without the tests below.
-    while (i < to && PLAIN[src[i]] === 1) data[at++] = src[i++];
+    // Ordinary bytes and escapes (most of a query) are decoded without the tests below.
+    while (i < to) {
+      const b = src[i];
+      if (PLAIN[b] === 1) {
+        data[at++] = b;
+        i++;
+      } else if (b === 0x25 && i + 2 < to) {
+        const hi = HEX[src[i + 1]];
+        const lo = HEX[src[i + 2]];
+        if ((hi | lo) < 0) throw ErrInvalidQueryEscape;
+        data[at++] = (hi << 4) | lo;
+        i += 3;
+      } else {
+        break;
+      }
+    }
     const c = i < to ? src[i] : 0x26;
     if (c === 0x26 || c === 0x3b) {
       if (i > segStart) {

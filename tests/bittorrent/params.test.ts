@@ -130,3 +130,11 @@ test("locate finds many keys in one pass: the last value wins, absent keys are -
   noParams().locate(keys, at);
   assert.deepEqual([...at], [-1, -1, -1, -1, -1, -1]);
 });
+
+test("percent escapes decode anywhere in keys and values, and a broken one is refused wherever it stands", () => {
+  assert.deepEqual(parse("/?%41%62c=%00%ff%2B+x&k%3Dy=1").toRecord(), { abc: "\u0000\ufffd+ x", "k=y": "1" });
+  assert.deepEqual([...parse("/?v=%00%ff%80").bytes("v")!], [0x00, 0xff, 0x80]);
+  for (const bad of ["/?a=%", "/?a=%4", "/?a=%g1", "/?a=%1g", "/?a=x%%41", "/?%zz=1", "/?a=1&b=%2"]) {
+    assert.throws(() => parse(bad), (e: Error) => e.message === "invalid query escape", bad);
+  }
+});
