@@ -123,7 +123,15 @@ export class PeerList {
     if (n <= 0) return;
     this.reserve(n);
     const size = this.entrySize;
-    this.compact.set(entries.subarray(entryAt, entryAt + n * size), this.count * size);
+    const bytes = n * size;
+    if (bytes <= 32) {
+      // One or a few peers (subnet-preferring picks take them singly): a loop beats a view and a copy call.
+      const out = this.compact;
+      const at = this.count * size;
+      for (let i = 0; i < bytes; i++) out[at + i] = entries[entryAt + i];
+    } else {
+      this.compact.set(entries.subarray(entryAt, entryAt + bytes), this.count * size);
+    }
     if (this.keepIDs) {
       const out = this.ids;
       let d = this.count * 20;
