@@ -246,11 +246,8 @@ export function parseURLData(src: Uint8Array, from = 0, to = src.length, path?: 
     } else if (c === 0x3d && keyEnd < 0) {
       keyEnd = at;
     } else if (c === 0x25) {
-      const hi = i + 2 < to ? HEX[src[i + 1]] : -1;
-      const lo = hi < 0 ? -1 : HEX[src[i + 2]];
-      if (lo < 0) throw ErrInvalidQueryEscape;
-      data[at++] = (hi << 4) | lo;
-      i += 2;
+      // The loop above decodes every escape with two bytes after it: this one is cut short.
+      throw ErrInvalidQueryEscape;
     } else {
       data[at++] = c === 0x2b ? 0x20 : c;
     }
