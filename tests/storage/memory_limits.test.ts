@@ -9,6 +9,7 @@ import { Logic } from "../../src/middleware/logic.ts";
 import { MemoryStore, type MemoryStoreOptions } from "../../src/storage/memory/store.ts";
 import { ErrSwarmFull, ErrTrackerFull, storeDriver } from "../../src/storage/store.ts";
 import "../../src/storage/memory/driver.ts";
+import { MAX_SWARM_PEERS } from "../../src/storage/memory/family.ts";
 import { announce } from "../middleware/helpers.ts";
 import { id20, peer } from "../helpers/fixtures.ts";
 
@@ -71,6 +72,13 @@ test("memory limits: the driver reads the keys, with defaults", () => {
   const d = driver({}, { where: "test", warnings, log: () => {} }) as MemoryStore;
   assert.equal(d.admits(ih(2), peer("a", "10.0.0.1", 1)), true);
   d.stop();
+  // A swarm's index keeps positions in 24 bits: a larger limit is refused at start, by name.
+  assert.throws(
+    () => driver({ max_peers_per_swarm: MAX_SWARM_PEERS + 1 }, { where: "test", warnings, log: () => {} }),
+    /max_peers_per_swarm.*16777214/,
+  );
+  const most = driver({ max_peers_per_swarm: MAX_SWARM_PEERS }, { where: "test", warnings, log: () => {} });
+  (most as MemoryStore).stop();
 });
 
 test("memory limits: a refused announce is answered with the client error, before anything is written", () => {

@@ -6,6 +6,7 @@
 import { OptionsReader } from "../../config/options.ts";
 import { CoarseClock } from "../../clock.ts";
 import { registerStore } from "../store.ts";
+import { MAX_SWARM_PEERS } from "./family.ts";
 import { MEMORY_LIMIT_DEFAULTS, MemoryStore } from "./store.ts";
 
 registerStore("memory", (config, ctx) => {
@@ -16,7 +17,9 @@ registerStore("memory", (config, ctx) => {
   r.uint("shard_count", 1024);
   r.duration("prometheus_reporting_interval", 1000);
   const maxSwarms = r.uint("max_swarms", MEMORY_LIMIT_DEFAULTS.maxSwarms);
-  const maxPeersPerSwarm = r.uint("max_peers_per_swarm", MEMORY_LIMIT_DEFAULTS.maxPeersPerSwarm);
+  const maxPeersPerSwarm = r.uint("max_peers_per_swarm", MEMORY_LIMIT_DEFAULTS.maxPeersPerSwarm, {
+    max: MAX_SWARM_PEERS,
+  });
   const maxPeers = r.uint("max_peers", MEMORY_LIMIT_DEFAULTS.maxPeers);
   const snapshotPath = r.string("snapshot_path", "");
   const snapshotInterval = r.duration("snapshot_interval", 0);

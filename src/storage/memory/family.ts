@@ -72,6 +72,12 @@ const COMPACT_WHEN = 8;
 /** Past this many peers a swarm keeps a hash index. */
 export const INDEX_FROM = 16;
 
+// A slot of a swarm's index: 0 (empty) or (position + 1) | hash tag << 24, so that
+// most probes of the wrong peer are told apart without reading its record.
+const POS_MASK = 0xffffff;
+/** Most peers in one swarm of one family (positions must fit the index's 24 bits). */
+export const MAX_SWARM_PEERS = POS_MASK - 1;
+
 // A swarm is 40 bytes of one dense table: its infohash (20 bytes), then five u32:
 // count, seeders, block offset (in records), meta, downloaded. meta = (size class +
 // 1) | (index id + 1) << 8. Swarms are numbered 0..size-1 without gaps (a deletion
@@ -604,10 +610,12 @@ export class FamilyStore {
     }
     const index = this.indexes[id - 1]!;
     const mask = index.length - 1;
-    for (let p = finish(mix(this.seed, key, 0, this.layout.key)) & mask;; p = (p + 1) & mask) {
+    const h = finish(mix(this.seed, key, 0, this.layout.key));
+    const tag = h >>> 24;
+    for (let p = h & mask;; p = (p + 1) & mask) {
       const e = index[p];
       if (e === 0) return -1;
-      if (this.sameRecord(start + e - 1, key)) return e - 1;
+      if (e >>> 24 === tag && this.sameRecord(start + (e & POS_MASK) - 1, key)) return (e & POS_MASK) - 1;
     }
   }
 
@@ -638,6 +646,7 @@ export class FamilyStore {
     const r = s * R;
     const rows = this.rows;
     const count = rows[r + COUNT];
+    if (count >= MAX_SWARM_PEERS) throw new RangeError("too many peers in one swarm");
     if (count === CLASS_SIZE[this.cls(s)]) this.reblock(s, this.cls(s) + 1);
     let pos = count;
     if (seeder) {
@@ -770,7 +779,8 @@ export class FamilyStore {
   private move(s: number, from: number, to: number): void {
     if (this.indexID(s) !== 0) {
       const index = this.indexes[this.indexID(s) - 1]!;
-      index[this.indexPosition(s, from)] = to + 1;
+      const p = this.indexPosition(s, from);
+      index[p] = (index[p] & ~POS_MASK) | (to + 1);
     }
     this.copyRecords(this.record(s, to), this.record(s, from), 1);
   }
@@ -795,12 +805,11 @@ export class FamilyStore {
     this.setMeta(s, this.cls(s), 0);
   }
 
-  private indexHome(s: number, pos: number, mask: number): number {
-    // The hash of the record's key, as search() computes it from a key buffer.
+  /** The hash of the key of the peer at `pos`, as search() computes it from a key buffer. */
+  private keyHash(s: number, pos: number): number {
     const { entry, tail } = this.layout;
     const record = this.record(s, pos);
-    return finish(mix(mix(this.seed, this.addrs, record * entry, entry), this.tails, record * tail, 20)) &
-      mask;
+    return finish(mix(mix(this.seed, this.addrs, record * entry, entry), this.tails, record * tail, 20));
   }
 
   private indexInsert(s: number, pos: number): void {
@@ -810,16 +819,17 @@ export class FamilyStore {
       return;
     }
     const mask = index.length - 1;
-    let p = this.indexHome(s, pos, mask);
+    const h = this.keyHash(s, pos);
+    let p = h & mask;
     while (index[p] !== 0) p = (p + 1) & mask;
-    index[p] = pos + 1;
+    index[p] = ((h >>> 24) << 24) | (pos + 1);
   }
 
   private indexPosition(s: number, pos: number): number {
     const index = this.indexes[this.indexID(s) - 1]!;
     const mask = index.length - 1;
-    let p = this.indexHome(s, pos, mask);
-    while (index[p] !== pos + 1) p = (p + 1) & mask;
+    let p = this.keyHash(s, pos) & mask;
+    while ((index[p] & POS_MASK) !== pos + 1) p = (p + 1) & mask;
     return p;
   }
 
@@ -831,7 +841,7 @@ export class FamilyStore {
     // Backward-shift: pull later entries of the probe run into the hole so that
     // lookups never need tombstones.
     for (let p = (hole + 1) & mask; index[p] !== 0; p = (p + 1) & mask) {
-      const home = this.indexHome(s, index[p] - 1, mask);
+      const home = this.keyHash(s, (index[p] & POS_MASK) - 1) & mask;
       if (((p - home) & mask) >= ((p - hole) & mask)) {
         index[hole] = index[p];
         index[p] = 0;

@@ -19,7 +19,7 @@ import {
   type SwarmSummary,
 } from "../store.ts";
 import type { ClientError } from "../../bittorrent/errors.ts";
-import { FamilyStore, LAYOUT_V4, LAYOUT_V6, stampUnit } from "./family.ts";
+import { FamilyStore, LAYOUT_V4, LAYOUT_V6, MAX_SWARM_PEERS, stampUnit } from "./family.ts";
 import {
   decodeSnapshot,
   encodeSnapshot,
@@ -47,7 +47,7 @@ export interface MemoryStoreOptions {
   preferredIPv6SubnetBits?: number;
   /** Most swarms (both families together); unlimited when omitted. */
   maxSwarms?: number;
-  /** Most peers in one swarm; unlimited when omitted. */
+  /** Most peers in one swarm of one address family; {@link MAX_SWARM_PEERS} when omitted. */
   maxPeersPerSwarm?: number;
   /** Most peers over all swarms; unlimited when omitted. */
   maxPeers?: number;
@@ -229,7 +229,9 @@ export class MemoryStore implements PeerStore {
     const o = this.options;
     if (this.seederTotal + this.leecherTotal >= (o.maxPeers ?? Infinity)) return ErrTrackerFull;
     if (s < 0) return this.v4.size + this.v6.size >= (o.maxSwarms ?? Infinity) ? ErrTrackerFull : undefined;
-    return fam.count(s) >= (o.maxPeersPerSwarm ?? Infinity) ? ErrSwarmFull : undefined;
+    return fam.count(s) >= Math.min(o.maxPeersPerSwarm ?? Infinity, MAX_SWARM_PEERS)
+      ? ErrSwarmFull
+      : undefined;
   }
 
   private put(ih: InfoHash, peer: Peer, seeder: boolean, completed: boolean): void {
