@@ -11,7 +11,12 @@ import type { MaybePromise } from "../maybe.ts";
 import * as udpParser from "../frontend/udp/parser.ts";
 import type { DropReason, FamilyCode, RequestObserver } from "./metrics.ts";
 
-type Handler = (packet: Uint8Array, ip: Uint8Array, port: number) => MaybePromise<Uint8Array | null>;
+type Handler = (
+  packet: Uint8Array,
+  ip: Uint8Array,
+  port: number,
+  room?: Uint8Array,
+) => MaybePromise<Uint8Array | null>;
 
 const ACTION_NAMES = ["connect", "announce", "scrape", "", "announce"];
 const CONNECT_MAGIC = [0x00, 0x00, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80];
@@ -82,11 +87,11 @@ export function observeUDP(handle: Handler, observe: RequestObserver, timing: bo
       : (ACTION_NAMES[requested] ?? "");
     observe("udp", action, family, error, ms);
   };
-  return (packet, ip, port) => {
+  return (packet, ip, port, room) => {
     const t0 = timing ? performance.now() : 0;
     let reply: MaybePromise<Uint8Array | null>;
     try {
-      reply = handle(packet, ip, port);
+      reply = handle(packet, ip, port, room);
     } catch (err) {
       observe("udp", "", familyOfSource(ip), err, 0);
       throw err;

@@ -41,8 +41,17 @@ export interface ListenUDPOptions {
    * reach a dual-stack socket as `::ffff:a.b.c.d`; 16 for IPv6). `packet` is a view
    * of the receive buffer, overwritten by the next datagram: a handler that answers
    * later must copy what it keeps. Null means send nothing.
+   *
+   * A transport may pass `room`: the memory the reply will be sent from, at least
+   * 1472 bytes. A handler may build a reply it returns synchronously in it (and
+   * return a view of it) to spare the transport a copy; it must not keep it.
    */
-  handler: (packet: Uint8Array, ip: Uint8Array, port: number) => MaybePromise<Uint8Array | null>;
+  handler: (
+    packet: Uint8Array,
+    ip: Uint8Array,
+    port: number,
+    room?: Uint8Array,
+  ) => MaybePromise<Uint8Array | null>;
   /** Socket and handler failures; the loop carries on after each. */
   onError: (err: unknown) => void;
 }

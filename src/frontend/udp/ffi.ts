@@ -11,9 +11,10 @@
  *   runs on Deno's blocking thread pool and returns a promise: the event loop (HTTP,
  *   timers) stays free while the kernel waits for the first datagram, and the call
  *   returns as soon as one is there with whatever else is queued, up to 64;
- * - the batch is handed to the handler one datagram at a time on the JS thread; the
- *   replies produced synchronously are copied into preallocated send slots and
- *   leave in one synchronous `sendmmsg(…, MSG_DONTWAIT)`; replies that come later
+ * - the batch is handed to the handler one datagram at a time on the JS thread,
+ *   with the next free send slot as the room to build its reply in; the replies
+ *   produced synchronously (copied into the slot if built elsewhere) leave in one
+ *   synchronous `sendmmsg(…, MSG_DONTWAIT)`; replies that come later
  *   (an asynchronous hook or store) go out one by one with `sendto` when ready;
  * - close sets a flag, shuts the read side (which wakes the blocked `recvmmsg`; the
  *   100 ms timeout bounds the wait if it does not), waits for that call and for
@@ -129,6 +130,8 @@ class Arena {
   /** Address of receive name slot i as two uint32 halves, for quick mmsghdr writes. */
   readonly nameLo = new Uint32Array(BATCH_SIZE);
   readonly nameHi = new Uint32Array(BATCH_SIZE);
+  /** Send slot i's bytes, handed to the handler as room for its reply. */
+  readonly sendSlots: Uint8Array[] = [];
 
   constructor() {
     const n = BATCH_SIZE;
@@ -168,6 +171,8 @@ class Arena {
       const sh = this.sendHdr + i * MMSGHDR_SIZE;
       v.setBigUint64(sh + MSG_IOV, at(siov), true);
       v.setBigUint64(sh + MSG_IOVLEN, 1n, true);
+      const slot = this.sendData + i * SEND_SLOT_SIZE;
+      this.sendSlots.push(this.bytes.subarray(slot, slot + SEND_SLOT_SIZE));
     }
     const hdr = Deno.UnsafePointer.create(at(this.recvHdr));
     if (hdr === null) throw new Error("udp: no address for the FFI arena");
@@ -277,9 +282,10 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
       if (ip === null) continue;
       const port = view.getUint16(nameAt + 2);
       const data = arena.recvData + i * RECEIVE_BUFFER_SIZE;
+      const room = arena.sendSlots[out];
       let reply: MaybePromise<Uint8Array | null>;
       try {
-        reply = opts.handler(bytes.subarray(data, data + len), ip, port);
+        reply = opts.handler(bytes.subarray(data, data + len), ip, port, room);
       } catch (err) {
         report(err);
         continue;
@@ -298,7 +304,9 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
         sendOne(reply, bytes.subarray(nameAt, nameAt + namelen));
         continue;
       }
-      bytes.set(reply, arena.sendData + out * SEND_SLOT_SIZE);
+      if (reply.byteOffset !== room.byteOffset || reply.buffer !== room.buffer) {
+        bytes.set(reply, room.byteOffset);
+      }
       view.setUint32(arena.sendIov + out * IOVEC_SIZE + 8, reply.length, true);
       const sh = arena.sendHdr + out * MMSGHDR_SIZE;
       view.setUint32(sh + MSG_NAME, arena.nameLo[i], true);

@@ -94,12 +94,21 @@ export class UDPFrontend {
    * or a promise of either when a hook or the store answers asynchronously (the
    * memory store path stays synchronous). Never throws and never rejects.
    *
+   * `room`, when given, is where a reply known before the call returns is built
+   * (the returned array is then a view of it), so a transport can pass its send
+   * buffer and skip a copy. Replies that come later never use it.
+   *
    * - under 16 bytes, or a connect without BEP 15's magic: dropped;
    * - anything but connect: `bad connection ID` unless the ID is valid for `ip`;
    * - announce (1, 4) and scrape (2) go through the hook chain; other actions
    *   get `unknown action ID`; internal failures show only `internal error`.
    */
-  handle(packet: Uint8Array, ip: Uint8Array, _port: number): MaybePromise<Uint8Array | null> {
+  handle(
+    packet: Uint8Array,
+    ip: Uint8Array,
+    _port: number,
+    room?: Uint8Array,
+  ): MaybePromise<Uint8Array | null> {
     if (packet.length < HEADER_SIZE) return null;
     const action = readUint32(packet, 8);
     const tx = readUint32(packet, 12);
@@ -108,22 +117,22 @@ export class UDPFrontend {
       const now = this.clock.now();
       if (action === Action.Connect) {
         if (!isConnectMagic(packet)) return null;
-        return this.unverified(packet, writeConnect(tx, this.ids.create(source, now)));
+        return this.unverified(packet, writeConnect(tx, this.ids.create(source, now), room));
       }
       if (!this.ids.valid(packet, source, now)) {
-        return this.unverified(packet, writeError(tx, ErrBadConnectionID.message));
+        return this.unverified(packet, writeError(tx, ErrBadConnectionID.message, room));
       }
       switch (action) {
         case Action.Announce:
         case Action.AnnounceV6:
-          return this.announce(packet, source, action, tx);
+          return this.announce(packet, source, action, tx, room);
         case Action.Scrape:
-          return this.scrape(packet, source, tx);
+          return this.scrape(packet, source, tx, room);
         default:
-          return writeError(tx, ErrUnknownAction.message);
+          return writeError(tx, ErrUnknownAction.message, room);
       }
     } catch (err) {
-      return this.fail(tx, err, action);
+      return this.fail(tx, err, action, room);
     }
   }
 
@@ -137,14 +146,17 @@ export class UDPFrontend {
     source: Uint8Array,
     action: number,
     tx: number,
+    room: Uint8Array | undefined,
   ): MaybePromise<Uint8Array | null> {
     const { logic } = this.opts;
     const req = parseAnnounce(packet, source, this.opts);
     const ctx = udpContext(source);
     try {
+      const answered = logic.handleAnnounce(ctx, req);
+      const into = answered instanceof Promise ? undefined : room;
       return this.settle(
-        then(logic.handleAnnounce(ctx, req), (resp) => {
-          const reply = writeAnnounce(action, tx, resp, familyOf(req.peer.ip));
+        then(answered, (resp) => {
+          const reply = writeAnnounce(action, tx, resp, familyOf(req.peer.ip), into);
           logic.afterAnnounce(ctx, req, resp);
           return reply;
         }),
@@ -153,18 +165,25 @@ export class UDPFrontend {
         ctx,
       );
     } catch (err) {
-      return ctx.drop ? null : this.fail(tx, err, action);
+      return ctx.drop ? null : this.fail(tx, err, action, room);
     }
   }
 
-  private scrape(packet: Uint8Array, source: Uint8Array, tx: number): MaybePromise<Uint8Array | null> {
+  private scrape(
+    packet: Uint8Array,
+    source: Uint8Array,
+    tx: number,
+    room: Uint8Array | undefined,
+  ): MaybePromise<Uint8Array | null> {
     const { logic } = this.opts;
     const req = parseScrape(packet, source, this.opts);
     const ctx = udpContext(source);
     try {
+      const answered = logic.handleScrape(ctx, req);
+      const into = answered instanceof Promise ? undefined : room;
       return this.settle(
-        then(logic.handleScrape(ctx, req), (resp) => {
-          const reply = writeScrape(tx, resp);
+        then(answered, (resp) => {
+          const reply = writeScrape(tx, resp, into);
           logic.afterScrape(ctx, req, resp);
           return reply;
         }),
@@ -173,7 +192,7 @@ export class UDPFrontend {
         ctx,
       );
     } catch (err) {
-      return ctx.drop ? null : this.fail(tx, err, Action.Scrape);
+      return ctx.drop ? null : this.fail(tx, err, Action.Scrape, room);
     }
   }
 
@@ -190,13 +209,13 @@ export class UDPFrontend {
   }
 
   /** A ClientError's own message, or `internal error` (the cause is logged, never sent). */
-  private fail(tx: number, err: unknown, action: number): Uint8Array {
-    if (isClientError(err)) return writeError(tx, err.message);
+  private fail(tx: number, err: unknown, action: number, room?: Uint8Array): Uint8Array {
+    if (isClientError(err)) return writeError(tx, err.message, room);
     try {
       this.opts.log.error("request failed", { protocol: "udp", action, error: err });
     } catch {
       // A failing log sink must not turn into a missing reply.
     }
-    return writeError(tx, "internal error");
+    return writeError(tx, "internal error", room);
   }
 }

@@ -48,23 +48,29 @@ function writeUint32(out: Uint8Array, at: number, v: number): void {
   out[at + 3] = v;
 }
 
-function header(size: number, action: number, tx: number): Uint8Array {
-  const out = allocBytes(size);
+/**
+ * A reply of `size` bytes: at the start of `room` when it is given and large
+ * enough (the transport's send buffer, which saves a copy; its bytes are not
+ * zeroed, so every writer fills its whole reply), else fresh memory.
+ */
+function header(size: number, action: number, tx: number, room: Uint8Array | undefined): Uint8Array {
+  const out = room !== undefined && size <= room.length ? room.subarray(0, size) : allocBytes(size);
   writeUint32(out, 0, action);
   writeUint32(out, 4, tx);
   return out;
 }
 
 /**
- * The 16-byte connect reply: action 0, tx, the new connection ID.
+ * The 16-byte connect reply: action 0, tx, the new connection ID. Like every
+ * writer here, it builds the reply in `room` when given one that is large enough.
  *
  * @example
  * ```ts
  * writeConnect(0xdeadbeef, id); // 00000000 deadbeef <id>
  * ```
  */
-export function writeConnect(tx: number, connectionID: Uint8Array): Uint8Array {
-  const out = header(16, 0, tx);
+export function writeConnect(tx: number, connectionID: Uint8Array, room?: Uint8Array): Uint8Array {
+  const out = header(16, 0, tx, room);
   out.set(connectionID, 8);
   return out;
 }
@@ -84,10 +90,11 @@ export function writeAnnounce(
   tx: number,
   resp: AnnounceResponse,
   family: AddressFamily,
+  room?: Uint8Array,
 ): Uint8Array {
   const peers = family === 4 ? resp.ipv4Peers : resp.ipv6Peers;
   const n = Math.min(peers.count, maxPeersPerReply(family));
-  const out = header(ANNOUNCE_HEADER + n * peers.entrySize, action, tx);
+  const out = header(ANNOUNCE_HEADER + n * peers.entrySize, action, tx, room);
   writeUint32(out, 8, resp.interval);
   writeUint32(out, 12, resp.incomplete);
   writeUint32(out, 16, resp.complete);
@@ -105,9 +112,9 @@ export function writeAnnounce(
  * // 00000002deadbeef 00000001 00000003 00000002
  * ```
  */
-export function writeScrape(tx: number, resp: ScrapeResponse): Uint8Array {
+export function writeScrape(tx: number, resp: ScrapeResponse, room?: Uint8Array): Uint8Array {
   const n = Math.min(resp.files.length, MAX_SCRAPE_PER_REPLY);
-  const out = header(SHORT_HEADER + n * 12, 2, tx);
+  const out = header(SHORT_HEADER + n * 12, 2, tx, room);
   for (let i = 0; i < n; i++) {
     const f = resp.files[i];
     writeUint32(out, SHORT_HEADER + i * 12, f.complete);
@@ -144,9 +151,10 @@ function messageBytes(message: string): Uint8Array {
  * writeError(0xdeadbeef, "bad connection ID"); // 00000003deadbeef "bad connection ID" 00
  * ```
  */
-export function writeError(tx: number, message: string): Uint8Array {
+export function writeError(tx: number, message: string, room?: Uint8Array): Uint8Array {
   const text = messageBytes(message);
-  const out = header(SHORT_HEADER + text.length + 1, 3, tx);
+  const out = header(SHORT_HEADER + text.length + 1, 3, tx, room);
   out.set(text, SHORT_HEADER);
+  out[out.length - 1] = 0;
   return out;
 }

@@ -371,6 +371,39 @@ describe("UDP frontend: hooks and failures", () => {
   });
 });
 
+describe("UDP frontend: replies built in the transport's room", () => {
+  it("builds a synchronous reply in the room, and never a later one", async () => {
+    const { udp, connect } = setup();
+    const room = new Uint8Array(2048).fill(0xee);
+    const reply = udp.handle(announcePacket({ connectionID: connect() }), V4, 1, room);
+    assert.ok(reply instanceof Uint8Array);
+    assert.equal(reply.buffer, room.buffer);
+    assert.equal(toHex(reply), "00000001deadbeef0000070800000001000000007f0000011ae1");
+    const error = udp.handle(announcePacket({ connectionID: new Uint8Array(8) }), V4, 1, room);
+    assert.ok(error instanceof Uint8Array);
+    assert.equal(error.buffer, room.buffer);
+    assert.equal(errorOf(error), "bad connection ID");
+
+    // Answered after the call: the transport has reused its room by then.
+    const later: Hook = {
+      handleAnnounce: () => new Promise((r) => setTimeout(r, 1)),
+      handleScrape: () => Promise.reject(new ClientError("slow no")),
+    };
+    const a = setup({ prehooks: [later] });
+    const pending = a.udp.handle(announcePacket({ connectionID: a.connect() }), V4, 1, room);
+    assert.ok(pending instanceof Promise);
+    room.fill(0xee);
+    const answered = (await pending)!;
+    assert.notEqual(answered.buffer, room.buffer);
+    assert.equal(toHex(answered), "00000001deadbeef0000070800000001000000007f0000011ae1");
+    const refused = a.udp.handle(scrapePacket(a.connect(), [bytes20()]), V4, 1, room);
+    room.fill(0xee);
+    const failed = (await refused)!;
+    assert.notEqual(failed.buffer, room.buffer);
+    assert.equal(errorOf(failed), "slow no");
+  });
+});
+
 describe("UDP frontend: amplification", () => {
   it(`never answers an unverified packet with more than ${UNVERIFIED_AMPLIFICATION}x its size`, () => {
     const { send } = setup();

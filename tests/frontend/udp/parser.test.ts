@@ -327,6 +327,28 @@ describe("UDP replies", () => {
     );
   });
 
+  it("builds each reply in a dirty room byte for byte as in fresh memory, or elsewhere when it does not fit", () => {
+    const scrape = { files: [{ infoHash: bytes20(), complete: 1, downloaded: 3, incomplete: 2 }] };
+    const writers: [string, (room?: Uint8Array) => Uint8Array][] = [
+      ["connect", (room) => writeConnect(0xdeadbeef, conn, room)],
+      ["announce", (room) => writeAnnounce(1, 7, response(["127.0.0.1:6881", "10.0.0.2:1"]), 4, room)],
+      ["scrape", (room) => writeScrape(9, scrape, room)],
+      ["error", (room) => writeError(3, "bad connection ID", room)],
+    ];
+    for (const [what, write] of writers) {
+      const fresh = write();
+      const room = new Uint8Array(64).fill(0xff);
+      const built = write(room);
+      assert.equal(built.buffer, room.buffer, `${what}: built in the room`);
+      assert.equal(built.byteOffset, 0, what);
+      assert.equal(toHex(built), toHex(fresh), what);
+      const small = new Uint8Array(fresh.length - 1);
+      const elsewhere = write(small);
+      assert.notEqual(elsewhere.buffer, small.buffer, `${what}: too small a room is left alone`);
+      assert.equal(toHex(elsewhere), toHex(fresh), what);
+    }
+  });
+
   it("cuts a long error message at a character boundary", () => {
     const reply = writeError(7, "é".repeat(500));
     assert.ok(reply.length <= 8 + MAX_ERROR_MESSAGE + 1);
