@@ -118,7 +118,16 @@ export function responseHook(
       if (ctx.skipResponseHook) return;
       const counts = req.infoHashes.map((ih) => store.scrapeSwarm(ih, req.family));
       const fill = (all: { complete: number; incomplete: number; downloaded: number }[]) => {
-        all.forEach((c, i) => resp.files.push({ infoHash: req.infoHashes[i], ...c }));
+        // Fields named one by one: an object spread per infohash cost more than the store lookups.
+        for (let i = 0; i < all.length; i++) {
+          const c = all[i];
+          resp.files.push({
+            infoHash: req.infoHashes[i],
+            complete: c.complete,
+            incomplete: c.incomplete,
+            downloaded: c.downloaded,
+          });
+        }
       };
       if (counts.some((c) => c instanceof Promise)) return Promise.all(counts).then(fill);
       fill(counts as Awaited<(typeof counts)[number]>[]);
