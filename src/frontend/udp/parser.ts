@@ -195,10 +195,9 @@ export function parseAnnounce(
 
   if (port === 0 && !opts.allowZeroPort) throw ErrInvalidPort;
   if (!isUsableIP(ip)) throw ErrUnusableIP;
-  const hashAndID = copyBytes(packet, 16, 56); // one copy for both
   return {
-    infoHash: hashAndID.subarray(0, 20),
-    peer: { id: hashAndID.subarray(20, 40), ip: ip === source ? ip : copyBytes(ip), port },
+    infoHash: copyBytes(packet, 16, 36),
+    peer: { id: copyBytes(packet, 36, 56), ip: ip === source ? ip : copyBytes(ip), port },
     event: eventID as Event,
     eventProvided: true,
     numWant,
@@ -229,7 +228,9 @@ export function parseScrape(packet: Uint8Array, source: Uint8Array, opts: UDPPar
   if (bytes < 20 || bytes % 20 !== 0) throw ErrMalformedPacket;
   const n = Math.min(bytes / 20, opts.maxScrapeInfoHashes, MAX_SCRAPE_PER_REPLY);
   const infoHashes: Uint8Array[] = [];
-  const hashes = copyBytes(packet, HEADER_SIZE, HEADER_SIZE + n * 20);
-  for (let i = 0; i < n; i++) infoHashes.push(hashes.subarray(i * 20, i * 20 + 20));
+  // One small array each: a view costs as much as a copy's allocation.
+  for (let i = 0; i < n; i++) {
+    infoHashes.push(copyBytes(packet, HEADER_SIZE + i * 20, HEADER_SIZE + i * 20 + 20));
+  }
   return { infoHashes, family: familyOf(source), params: noParams() };
 }
