@@ -138,6 +138,32 @@ describe("FFI UDP transport", { skip }, () => {
     }
   });
 
+  it("hands each datagram over at its own length, and sends replies built in the room", async () => {
+    const l = await listenUDPFFI({
+      hostname: "127.0.0.1",
+      port: 0,
+      // Even first bytes: the reply is built in the room; odd: in an array of its own.
+      handler: (packet, ip, _port, room) => {
+        const reply = echo(packet, ip);
+        if (room === undefined || packet[0] % 2 === 1) return reply;
+        room.set(reply);
+        return room.subarray(0, reply.length);
+      },
+      onError: noError,
+    });
+    const c = await client(4);
+    try {
+      // One at a time, so each lands in the first receive slot whatever its length.
+      for (const [size, first] of [[98, 2], [98, 3], [40, 4], [98, 5], [1, 6], [98, 8], [300, 9], [99, 10]]) {
+        const packet = new Uint8Array(size).fill(first);
+        await ask(c, packet, l.port, "127.0.0.1", [127, 0, 0, 1, first, size >> 8, size & 255]);
+      }
+    } finally {
+      c.close();
+      await l.close();
+    }
+  });
+
   it("sends an asynchronous reply that is still pending at close", async () => {
     const l = await listenUDPFFI({
       hostname: "127.0.0.1",
