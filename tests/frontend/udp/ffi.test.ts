@@ -164,6 +164,56 @@ describe("FFI UDP transport", { skip }, () => {
     }
   });
 
+  it("takes full batches on the JS thread while drainWhile allows, yet lets timers run", async () => {
+    let asked = 0;
+    let served = 0;
+    const l = await listenUDPFFI({
+      hostname: "127.0.0.1",
+      port: 0,
+      handler: () => {
+        served++;
+        // 0.1 ms a datagram: a batch of 64 outlasts the 1 ms the loop may keep the thread.
+        const t0 = performance.now();
+        while (performance.now() - t0 < 0.1);
+        return null;
+      },
+      drainWhile: () => {
+        asked++;
+        return true;
+      },
+      onError: noError,
+    });
+    let last = performance.now();
+    let longest = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 1);
+    try {
+      // Another process sends the burst, so that it queues up while this thread is busy.
+      const total = 3000;
+      const sender = `import { createSocket } from "node:dgram";
+        const s = createSocket("udp4");
+        const p = new Uint8Array(20);
+        await Promise.all(Array.from({ length: ${total} }, () => new Promise((r) => s.send(p, ${l.port}, "127.0.0.1", r))));
+        s.close();`;
+      const out = await new Deno.Command(Deno.execPath(), { args: ["eval", sender], stdout: "null" })
+        .output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      for (let waited = 0; served < total * 0.9 && waited < 10_000; waited += 20) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(served >= total * 0.9, `served ${served} of ${total}`);
+      assert.ok(asked > 0, "full batches were offered to drainWhile");
+      // Unbounded, the loop would hold the thread for most of the ~300 ms of datagrams.
+      assert.ok(longest < 100, `timers waited ${longest.toFixed(1)} ms at most`);
+    } finally {
+      clearInterval(ticker);
+      await l.close();
+    }
+  });
+
   it("sends an asynchronous reply that is still pending at close", async () => {
     const l = await listenUDPFFI({
       hostname: "127.0.0.1",
