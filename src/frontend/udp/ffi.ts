@@ -368,7 +368,7 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
       // take them here (no thread pool round trip) for up to DRAIN_MS.
       if (n < BATCH_SIZE || opts.drainWhile === undefined) continue;
       const until = performance.now() + DRAIN_MS;
-      while (n === BATCH_SIZE && !closing && opts.drainWhile() && performance.now() < until) {
+      while (n === BATCH_SIZE && !closing && performance.now() < until && opts.drainWhile()) {
         resetNames();
         n = libc.recvmmsgNow(fd, recvHdrPtr, BATCH_SIZE, MSG_DONTWAIT, null);
         if (n > 0) handleBatch(n);
