@@ -333,6 +333,16 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
     if (out > 0) flush(out);
   };
 
+  /** `drainWhile()`, false when absent or throwing (the loop must outlive it). */
+  const mayDrain = () => {
+    try {
+      return opts.drainWhile?.() === true;
+    } catch (err) {
+      report(err);
+      return false;
+    }
+  };
+
   // msg_namelen is value-result: the kernel shrinks it to what it wrote.
   const resetNames = () => {
     for (let i = 0; i < BATCH_SIZE; i++) {
@@ -366,9 +376,9 @@ export function listenUDPFFI(opts: ListenUDPFFIOptions): Promise<UDPListener> {
       if (n > 0) handleBatch(n);
       // A full batch means more are waiting: while nothing else needs the thread,
       // take them here (no thread pool round trip) for up to DRAIN_MS.
-      if (n < BATCH_SIZE || opts.drainWhile === undefined) continue;
+      if (n < BATCH_SIZE) continue;
       const until = performance.now() + DRAIN_MS;
-      while (n === BATCH_SIZE && !closing && performance.now() < until && opts.drainWhile()) {
+      while (n === BATCH_SIZE && !closing && performance.now() < until && mayDrain()) {
         resetNames();
         n = libc.recvmmsgNow(fd, recvHdrPtr, BATCH_SIZE, MSG_DONTWAIT, null);
         if (n > 0) handleBatch(n);

@@ -61,6 +61,17 @@ async function ask(
 const echo = (packet: Uint8Array, ip: Uint8Array) =>
   Uint8Array.from([...ip, packet[0] ?? 0, packet.length >> 8, packet.length & 255]);
 
+/** Sends `total` 20-byte datagrams to `port` from another process, so that they queue up while this thread is busy. */
+async function burst(port: number, total: number): Promise<void> {
+  const sender = `import { createSocket } from "node:dgram";
+    const s = createSocket("udp4");
+    const p = new Uint8Array(20);
+    await Promise.all(Array.from({ length: ${total} }, () => new Promise((r) => s.send(p, ${port}, "127.0.0.1", r))));
+    s.close();`;
+  const out = await new Deno.Command(Deno.execPath(), { args: ["eval", sender], stdout: "null" }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
 /** Socket errors where none are expected; checked after each test (onError must not throw). */
 const unexpected: unknown[] = [];
 const noError = (err: unknown) => void unexpected.push(err);
@@ -184,16 +195,8 @@ describe("FFI UDP transport", { skip }, () => {
       onError: noError,
     });
     try {
-      // Another process sends the burst, so that it queues up while this thread is busy.
       const total = 3000;
-      const sender = `import { createSocket } from "node:dgram";
-        const s = createSocket("udp4");
-        const p = new Uint8Array(20);
-        await Promise.all(Array.from({ length: ${total} }, () => new Promise((r) => s.send(p, ${l.port}, "127.0.0.1", r))));
-        s.close();`;
-      const out = await new Deno.Command(Deno.execPath(), { args: ["eval", sender], stdout: "null" })
-        .output();
-      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      await burst(l.port, total);
       for (let waited = 0; served < total * 0.9 && waited < 10_000; waited += 20) {
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -204,6 +207,33 @@ describe("FFI UDP transport", { skip }, () => {
       // it would be asked after every one.
       assert.ok(asked * 64 <= served * 0.75, `asked ${asked} times for ${served} datagrams`);
     } finally {
+      await l.close();
+    }
+  });
+
+  it("carries on when drainWhile throws, and reports it", async () => {
+    const errors: unknown[] = [];
+    const l = await listenUDPFFI({
+      hostname: "127.0.0.1",
+      port: 0,
+      handler: (packet, ip) => {
+        const t0 = performance.now();
+        while (performance.now() - t0 < 0.05);
+        return echo(packet, ip);
+      },
+      drainWhile: () => {
+        throw new Error("drain bug");
+      },
+      onError: (err) => errors.push(err),
+    });
+    const c = await client(4);
+    try {
+      await burst(l.port, 2000);
+      await ask(c, Uint8Array.from([7]), l.port, "127.0.0.1", [127, 0, 0, 1, 7, 0, 1]);
+      assert.ok(errors.length > 0, "full batches asked drainWhile");
+      for (const err of errors) assert.equal((err as Error).message, "drain bug");
+    } finally {
+      c.close();
       await l.close();
     }
   });
