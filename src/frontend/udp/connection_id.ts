@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { allocBytes } from "../../bittorrent/bytes.ts";
 import { HmacSha256 } from "./hmac.ts";
 
 const MAC_CACHE_BITS = 12;
@@ -123,7 +124,8 @@ export class ConnectionIDs {
    * ```
    */
   create(ip: Uint8Array, now: number): Uint8Array {
-    const out = new Uint8Array(CONNECTION_ID_SIZE);
+    // Per-request memory: a fresh ArrayBuffer would cost ~0.6 µs per connect.
+    const out = allocBytes(CONNECTION_ID_SIZE);
     this.write(ip, now, out);
     return out;
   }
