@@ -8,15 +8,11 @@
  */
 import { ClientError } from "../bittorrent/errors.ts";
 import type { MaybePromise } from "../maybe.ts";
+import type { ListenUDPOptions } from "../frontend/udp/deno.ts";
 import * as udpParser from "../frontend/udp/parser.ts";
 import type { DropReason, FamilyCode, RequestObserver } from "./metrics.ts";
 
-type Handler = (
-  packet: Uint8Array,
-  ip: Uint8Array,
-  port: number,
-  room?: Uint8Array,
-) => MaybePromise<Uint8Array | null>;
+type Handler = ListenUDPOptions["handler"];
 
 const ACTION_NAMES = ["connect", "announce", "scrape", "", "announce"];
 const CONNECT_MAGIC = [0x00, 0x00, 0x04, 0x17, 0x27, 0x10, 0x19, 0x80];

@@ -56,8 +56,8 @@ export interface ListenUDPOptions {
    * Asked after a full batch by a transport that can take the next one at once on
    * this thread (FFI): true lets it, for up to 1 ms before it goes back to the
    * event loop; false or absent, it goes back after every batch. The tracker says
-   * true while its HTTP frontend has served nothing since the last ask, so UDP
-   * takes the thread only when HTTP does not need it.
+   * true once its HTTP frontend has served nothing for 100 ms, so UDP takes the
+   * thread only when HTTP does not need it.
    */
   drainWhile?: () => boolean;
   /** Socket and handler failures; the loop carries on after each. */
