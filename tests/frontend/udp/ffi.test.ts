@@ -13,6 +13,26 @@ import { selectUDPTransport } from "../../../src/frontend/udp/select.ts";
 const why = ffiUnavailable();
 const skip = why === null ? false : `FFI transport unavailable: ${why}`;
 
+/** Why no network namespace with a small loopback MTU can be made here (`unshare -rn`, `ip`), or false. */
+function smallMTUUnavailable(): string | false {
+  if (why !== null) return skip;
+  try {
+    const probe = new Deno.Command("unshare", {
+      args: ["-rn", "ip", "link", "set", "lo", "mtu", "1200", "up"],
+    })
+      .outputSync();
+    if (probe.code === 0) return false;
+    return `cannot make a network namespace: unshare -rn ip link set lo mtu 1200 up: ${
+      new TextDecoder().decode(probe.stderr).trim()
+    }`;
+  } catch (err) {
+    return `cannot make a network namespace: ${
+      (err as Error).message
+    } (needs util-linux unshare and iproute2 ip)`;
+  }
+}
+const smallMTU = smallMTUUnavailable();
+
 function client(family: 4 | 6): Promise<Socket> {
   const s = createSocket(family === 4 ? "udp4" : "udp6");
   return new Promise((resolve, reject) => {
@@ -281,6 +301,24 @@ describe("FFI UDP transport", { skip }, () => {
       );
     } finally {
       await a.close();
+    }
+  });
+
+  it("sends replies over the path MTU fragmented, though it sets DF", { skip: smallMTU }, async () => {
+    // In a network namespace whose loopback MTU is 1200, a 1400-byte reply under DF
+    // fails with EMSGSIZE; the transport must send it again, fragmentable.
+    // The IPv4 socket, and the dual-stack one (v4-mapped traffic follows the IPv4 option).
+    const child = new URL("../../helpers/small_mtu_child.ts", import.meta.url).pathname;
+    const script = 'ip link set lo mtu 1200 up && exec "$0" run --allow-all "$1" "$2"';
+    for (const hostname of ["127.0.0.1", ""]) {
+      const out = await new Deno.Command("unshare", {
+        args: ["-rn", "sh", "-c", script, Deno.execPath(), child, hostname],
+        stderr: "piped",
+      }).output();
+      assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+      const { got, errors } = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.deepEqual(errors, [], `on "${hostname}"`);
+      assert.deepEqual(got, { 1: 1400, 2: 1400, 3: 1 }, `the big replies arrive whole, on "${hostname}"`);
     }
   });
 
