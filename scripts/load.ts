@@ -5,7 +5,9 @@
  * and prints a markdown table of responses/s, p50/p99 latency, the tracker's peak
  * RSS (VmHWM) and the RSS growth per stored peer. Optionally the same figures for
  * opentracker, and always for the reflector (a trivial server: the generators' own
- * ceiling), measured in the same run. The method is /work/shared/bench/README.md's.
+ * ceiling), measured in the same run. The method is /work/shared/bench/README.md's,
+ * with the systems' runs taken in turn (run 1 of each, then run 2 of each, …) so
+ * that the machine's drift over a sitting does not land on one system alone.
  *
  * ```sh
  * deno run --allow-all scripts/load.ts                        # 3 × 10 s, ffi and deno transports
@@ -142,35 +144,31 @@ function medianFigures(runs: Figures[]): Figures | undefined {
   };
 }
 
-/** Runs one generator REPEATS times on CPU 1 and returns the median of the runs that worked. */
-async function repeatedRuns(
+/** One generator run on CPU 1: its figures, or undefined (reported) when it failed. */
+async function oneRun(
   label: string,
   command: string[],
   timeoutMs: number,
   env?: Record<string, string>,
 ): Promise<Figures | undefined> {
-  const runs: Figures[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const r = await run("taskset", ["-c", "1", ...command], timeoutMs, env);
-    const f = parseFigures(r.stdout);
-    if (f === null || r.timedOut) {
-      console.error(
-        `  ${command[0]} failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
-      );
-      continue;
-    }
-    console.error(`  ${label} run ${i + 1}: ${r.stdout.match(LINE)![0]}`);
-    runs.push(f);
+  const r = await run("taskset", ["-c", "1", ...command], timeoutMs, env);
+  const f = parseFigures(r.stdout);
+  if (f === null || r.timedOut) {
+    console.error(
+      `  ${command[0]} failed (code ${r.code}${r.timedOut ? ", timed out" : ""}):\n${r.stdout}${r.stderr}`,
+    );
+    return undefined;
   }
-  return medianFigures(runs);
+  console.error(`  ${label}: ${r.stdout.match(LINE)![0]}`);
+  return f;
 }
 
-function udpRuns(udpload: string, port: number): Promise<Figures | undefined> {
+function udpRun(label: string, udpload: string, port: number): Promise<Figures | undefined> {
   const args = ["-H", HOST, "-p", String(port), "-d", String(DURATION), "-w", String(WARMUP), ...WORKLOAD];
-  return repeatedRuns("udp", [udpload, ...args], (DURATION + WARMUP + 30) * 1000);
+  return oneRun(label, [udpload, ...args], (DURATION + WARMUP + 30) * 1000);
 }
 
-function httpRuns(port: number, hashes: string): Promise<Figures | undefined> {
+function httpRun(label: string, port: number, hashes: string): Promise<Figures | undefined> {
   const args = [
     "-t1",
     "-c64",
@@ -180,45 +178,111 @@ function httpRuns(port: number, hashes: string): Promise<Figures | undefined> {
     `${BENCH}/httpload.lua`,
     `http://${HOST}:${port}`,
   ];
-  return repeatedRuns("http", ["wrk", ...args], (DURATION + 30) * 1000, { HASHES: hashes });
+  return oneRun(label, ["wrk", ...args], (DURATION + 30) * 1000, { HASHES: hashes });
 }
 
-/** Starts one system, measures it, stops it. */
-async function measure(
-  system: string,
-  start: (udpPort: number, httpPort: number) => Promise<{ server: Server; note: string }>,
-  tools: { udpload: string; hashes: string; hashList: string[]; http: boolean; udp: boolean; count: boolean },
-): Promise<Row> {
+interface Tools {
+  udpload: string;
+  hashes: string;
+  hashList: string[];
+}
+
+/** What a system is measured on, and how it starts (on the two ports it is given). */
+interface System {
+  name: string;
+  udp: boolean;
+  http: boolean;
+  /** Whether its stored peers can be counted by HTTP scrapes. */
+  count: boolean;
+  start: (udpPort: number, httpPort: number) => Promise<{ server: Server; note: string }>;
+}
+
+/** A started system and its runs so far. */
+interface Running {
+  system: System;
+  row: Row;
+  server?: Server;
+  udpPort: number;
+  httpPort: number;
+  baseRSS: number;
+  udpRuns: Figures[];
+  httpRuns: Figures[];
+}
+
+async function startSystem(system: System): Promise<Running> {
   const udpPort = freeUDPPort();
   const httpPort = freeTCPPort();
-  console.error(`\n## ${system} (udp ${udpPort}, http ${httpPort})`);
-  let started: { server: Server; note: string };
+  console.error(`\n## ${system.name} (udp ${udpPort}, http ${httpPort})`);
+  const running: Running = {
+    system,
+    row: { system: system.name, note: "" },
+    udpPort,
+    httpPort,
+    baseRSS: 0,
+    udpRuns: [],
+    httpRuns: [],
+  };
   try {
-    started = await start(udpPort, httpPort);
-  } catch (err) {
-    console.error(`  ${system}: ${(err as Error).message}`);
-    return { system, note: `failed to start: ${(err as Error).message.split("\n")[0]}` };
-  }
-  const { server, note } = started;
-  const row: Row = { system, note };
-  try {
+    const { server, note } = await system.start(udpPort, httpPort);
+    running.server = server;
+    running.row.note = note;
     await sleep(300);
-    const baseRSS = procStatus(server.pid, "VmRSS") ?? 0;
-    if (tools.udp) row.udp = await udpRuns(tools.udpload, udpPort);
-    if (tools.http) row.http = await httpRuns(httpPort, tools.hashes);
+    running.baseRSS = procStatus(server.pid, "VmRSS") ?? 0;
+  } catch (err) {
+    console.error(`  ${system.name}: ${(err as Error).message}`);
+    running.row.note = `failed to start: ${(err as Error).message.split("\n")[0]}`;
+  }
+  return running;
+}
+
+/** Medians of its runs, peak RSS and stored peers; then stops it. */
+async function finishSystem(r: Running, tools: Tools): Promise<Row> {
+  const { row, server } = r;
+  if (server === undefined) return row;
+  try {
+    row.udp = medianFigures(r.udpRuns);
+    row.http = medianFigures(r.httpRuns);
     row.peakRSS = procStatus(server.pid, "VmHWM") ?? undefined;
-    if (tools.count) {
+    if (r.system.count) {
       const rss = procStatus(server.pid, "VmRSS");
-      row.peers = await countPeers(httpPort, tools.hashList);
-      row.bytesPerPeer = row.peers && rss ? (rss - baseRSS) / row.peers : null;
+      row.peers = await countPeers(r.httpPort, tools.hashList);
+      row.bytesPerPeer = row.peers && rss ? (rss - r.baseRSS) / row.peers : null;
     }
   } catch (err) {
-    console.error(`  ${system}: ${(err as Error).message}`);
+    console.error(`  ${row.system}: ${(err as Error).message}`);
     row.note += ` — failed: ${(err as Error).message}`;
   } finally {
     await server.stop();
   }
   return row;
+}
+
+/**
+ * Starts every system, then takes the runs round-robin: UDP run 1 of each system
+ * in turn, then run 2 of each, and so on; then HTTP the same way. The machine's
+ * speed drifts by several percent over the minutes a sitting takes, so trackers
+ * measured one after the other differed by that drift too; taken in turn, each
+ * ratio compares runs a few seconds apart. The systems not being measured are
+ * idle on CPU 0 meanwhile.
+ */
+async function measureAll(systems: System[], tools: Tools): Promise<Row[]> {
+  const running: Running[] = [];
+  for (const system of systems) running.push(await startSystem(system));
+  const live = running.filter((r) => r.server !== undefined);
+  for (const [kind, wanted] of [["udp", (s: System) => s.udp], ["http", (s: System) => s.http]] as const) {
+    for (let i = 1; i <= REPEATS; i++) {
+      for (const r of live.filter((r) => wanted(r.system))) {
+        const label = `${r.system.name}${r.row.note ? ` (${r.row.note})` : ""} ${kind} run ${i}`;
+        const f = kind === "udp"
+          ? await udpRun(label, tools.udpload, r.udpPort)
+          : await httpRun(label, r.httpPort, tools.hashes);
+        if (f !== undefined) (kind === "udp" ? r.udpRuns : r.httpRuns).push(f);
+      }
+    }
+  }
+  const rows: Row[] = [];
+  for (const r of running) rows.push(await finishSystem(r, tools));
+  return rows;
 }
 
 // ---------------------------------------------------------------- main
@@ -308,11 +372,16 @@ async function main(): Promise<void> {
       `workload: ${hashList.length} torrents (Pareto 2), 10000 peers, announce:scrape 9:1, numwant 50; ` +
         `${REPEATS} × (${WARMUP} s warm-up + ${DURATION} s), tracker on CPU 0, generator on CPU 1; hashes in ${hashes}`,
     );
-    const tools = { udpload, hashes, hashList, http, udp: true, count: true };
+    const tools = { udpload, hashes, hashList };
+    const systems: System[] = [];
 
     if (!flags["no-reflector"]) {
-      rows.push(
-        await measure("reflector", async (u, h) => {
+      systems.push({
+        name: "reflector",
+        udp: true,
+        http,
+        count: false,
+        start: async (u, h) => {
           const server = startServer(
             ["taskset", "-c", "0", reflector, "-i", HOST, "-u", String(u), "-t", String(h), "-d", "3600"],
             `${tmp}/reflector.log`,
@@ -320,13 +389,17 @@ async function main(): Promise<void> {
           await waitUDP(u, 5000, server);
           await waitHTTP(h, 5000, server);
           return { server, note: "generator ceiling" };
-        }, { ...tools, count: false }),
-      );
+        },
+      });
     }
 
     for (const transport of TRANSPORTS) {
-      rows.push(
-        await measure(`hayate`, async (u, h) => {
+      systems.push({
+        name: "hayate",
+        udp: true,
+        http,
+        count: true,
+        start: async (u, h) => {
           const dir = `${tmp}/hayate-${transport}`;
           await Deno.mkdir(dir, { recursive: true });
           const server = await startHayate({
@@ -334,7 +407,8 @@ async function main(): Promise<void> {
             udpPort: u,
             httpPort: h,
             transport,
-            storageConfig: "      gc_interval: 3m\n      peer_lifetime: 31m\n",
+            // No collection during the sitting: it would run while other systems are measured.
+            storageConfig: "      gc_interval: 1h\n      peer_lifetime: 2h\n",
           });
           const log = `${dir}/hayate.log`;
           const lines = (await Deno.readTextFile(log)).split("\n");
@@ -344,8 +418,8 @@ async function main(): Promise<void> {
             return listening?.match(/transport[=:"\s]+(\w+)/)?.[1] ?? transport;
           };
           return { server, note: `udp ${served("udp")}, http ${served("http")}` };
-        }, tools),
-      );
+        },
+      });
     }
 
     if (http && !flags["no-hello"]) {
@@ -356,16 +430,20 @@ async function main(): Promise<void> {
 Deno.serve({ hostname: "${HOST}", port, onListen() {} }, () => new Response("hello"));
 `,
       );
-      rows.push(
-        await measure("Deno.serve hello-world", async (_u, h) => {
+      systems.push({
+        name: "Deno.serve hello-world",
+        udp: false,
+        http: true,
+        count: false,
+        start: async (_u, h) => {
           const server = startServer(
             ["taskset", "-c", "0", Deno.execPath(), "run", "--allow-net", hello, String(h)],
             `${tmp}/hello.log`,
           );
           await waitHTTP(h, 20_000, server);
           return { server, note: "HTTP baseline" };
-        }, { ...tools, udp: false, count: false }),
-      );
+        },
+      });
     }
 
     if (flags.opentracker) {
@@ -375,8 +453,12 @@ Deno.serve({ hostname: "${HOST}", port, onListen() {} }, () => new Response("hel
         const dir = `${tmp}/opentracker`;
         await Deno.mkdir(dir);
         await Deno.writeTextFile(`${dir}/whitelist.txt`, hashList.join("\n") + "\n");
-        rows.push(
-          await measure("opentracker", async (u, h) => {
+        systems.push({
+          name: "opentracker",
+          udp: true,
+          http,
+          count: true,
+          start: async (u, h) => {
             // -i must come before -p/-P; Debian's build is whitelist-only and IPv4-only.
             const server = startServer(
               [
@@ -402,10 +484,11 @@ Deno.serve({ hostname: "${HOST}", port, onListen() {} }, () => new Response("hel
             await waitUDP(u, 10_000, server);
             await waitHTTP(h, 10_000, server);
             return { server, note: "Debian build, closes HTTP connections" };
-          }, tools),
-        );
+          },
+        });
       }
     }
+    rows.push(...await measureAll(systems, tools));
   } finally {
     killAll();
     if (!flags.keep) await Deno.remove(tmp, { recursive: true }).catch(() => {});
