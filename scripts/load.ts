@@ -259,7 +259,7 @@ async function finishSystem(r: Running, tools: Tools): Promise<Row> {
 
 /**
  * Starts every system, then takes the runs round-robin: UDP run 1 of each system
- * in turn, then run 2 of each, and so on; then HTTP the same way. The machine's
+ * in turn, then run 2 of each (in reverse order), and so on; then HTTP the same way. The machine's
  * speed drifts by several percent over the minutes a sitting takes, so trackers
  * measured one after the other differed by that drift too; taken in turn, each
  * ratio compares runs a few seconds apart. The systems not being measured are
@@ -281,7 +281,10 @@ async function measureAll(systems: System[], tools: Tools): Promise<Row[]> {
     for (const r of live) signal(r, "SIGSTOP");
     for (const [kind, wanted] of [["udp", (s: System) => s.udp], ["http", (s: System) => s.http]] as const) {
       for (let i = 1; i <= REPEATS; i++) {
-        for (const r of live.filter((r) => wanted(r.system))) {
+        // Every other round in reverse order, so no system always follows the same one.
+        const order = live.filter((r) => wanted(r.system));
+        if (i % 2 === 0) order.reverse();
+        for (const r of order) {
           const label = `${r.system.name}${r.row.note ? ` (${r.row.note})` : ""} ${kind} run ${i}`;
           signal(r, "SIGCONT");
           try {
