@@ -13,15 +13,15 @@ import { addressKey, parseIP } from "../../bittorrent/ip.ts";
 import type { MaybePromise } from "../../maybe.ts";
 import type { RemoteAddress } from "./parser.ts";
 import {
-  findHeadEnd,
   HEADERS_TOO_LARGE,
+  INCOMPLETE,
   LINE_TOO_LONG,
   MAX_HEADER_BYTES,
   MAX_REQUEST_LINE,
-  parseHead,
   type Persistence,
   RequestHead,
   ResponseHeads,
+  takeHead,
 } from "./wire.ts";
 
 /** A connected byte stream, as `Deno.Conn` is. */
@@ -184,8 +184,8 @@ export class HTTPServer {
     const { head } = c;
     try {
       for (;;) {
-        const end = findHeadEnd(buf, from, scanned, have);
-        if (end < 0) {
+        const end = takeHead(buf, from, scanned, have, head);
+        if (end === INCOMPLETE) {
           scanned = Math.max(from, have - 3);
           const pending = have - from;
           // (Searched only once the cap is reached: a head trickled in byte by byte is not rescanned.)
@@ -216,8 +216,7 @@ export class HTTPServer {
           have += n;
           continue;
         }
-        const parsed = parseHead(buf, from, end, head);
-        if (parsed < 0) return await this.refuse(c, parsed);
+        if (end < 0) return await this.refuse(c, end);
         c.busy = true;
         c.deadline = this.now + this.opts.writeTimeout;
         // Only GET is routed: any other method gets an error body, which a HEAD client would take for

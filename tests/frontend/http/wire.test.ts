@@ -4,26 +4,39 @@ import {
   BAD_REQUEST,
   findHeadEnd,
   HEADERS_TOO_LARGE,
+  INCOMPLETE,
   LINE_TOO_LONG,
   MAX_HEADER_BYTES,
   MAX_REQUEST_LINE,
   parseHead,
   RequestHead,
   ResponseHeads,
+  takeHead,
 } from "../../../src/frontend/http/wire.ts";
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 const text = (b: Uint8Array) => String.fromCharCode(...b);
 
-/** Finds and parses the one head in `s`; the head, or the parse result when it is negative. */
+const fields = (h: RequestHead) => {
+  const { targetStart, targetEnd, get, http10, close, keepAlive, body, headersStart, end } = h;
+  return { targetStart, targetEnd, get, http10, close, keepAlive, body, headersStart, end };
+};
+
+/**
+ * Finds and parses the one head in `s`; the head, or the parse result when it is
+ * negative. takeHead must agree with findHeadEnd + parseHead on every head.
+ */
 function parse(s: string): RequestHead | number {
   const buf = bytes(s);
   const end = findHeadEnd(buf, 0, 0, buf.length);
   assert.ok(end > 0, `no head end in ${JSON.stringify(s)}`);
   const head = new RequestHead();
   const r = parseHead(buf, 0, end, head);
+  const taken = new RequestHead();
+  assert.equal(takeHead(buf, 0, 0, buf.length, taken), r, `takeHead on ${JSON.stringify(s)}`);
   if (r < 0) return r;
   assert.equal(r, end);
+  assert.deepEqual(fields(taken), fields(head), `takeHead on ${JSON.stringify(s)}`);
   return head;
 }
 
@@ -68,6 +81,33 @@ test("findHeadEnd: a head fed byte by byte with scanFrom is found exactly when i
         scanned = Math.max(from, have - 3); // as the server does
       } else {
         assert.equal(end, buf.length);
+      }
+    }
+  }
+});
+
+test("takeHead: INCOMPLETE until the last byte of a head fed byte by byte, then the head parsed", () => {
+  for (
+    const s of [
+      "GET /announce?a=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+      "\r\nGET / HTTP/1.0\nConnection: keep-alive\n\n",
+    ]
+  ) {
+    const prefix = "GET /x HTTP/1.1\r\n\r\n"; // a request already served
+    const buf = bytes(prefix + s);
+    const from = prefix.length;
+    const want = new RequestHead();
+    assert.equal(parseHead(buf, from, buf.length, want), buf.length);
+    let scanned = from;
+    for (let have = from + 1; have <= buf.length; have++) {
+      const head = new RequestHead();
+      const r = takeHead(buf, from, scanned, have, head);
+      if (have < buf.length) {
+        assert.equal(r, INCOMPLETE, `${JSON.stringify(s)} at ${have}`);
+        scanned = Math.max(from, have - 3); // as the server does
+      } else {
+        assert.equal(r, buf.length);
+        assert.deepEqual(fields(head), fields(want));
       }
     }
   }
