@@ -175,6 +175,19 @@ function requestLineEnd(buf: Uint8Array, from: number, end: number): number {
   return eol < 0 || eol > end ? end : eol;
 }
 
+/**
+ * Parses the complete head `buf[from, end)` (`end` from {@link findHeadEnd}) into
+ * `head`. Returns `end`, or {@link BAD_REQUEST}, {@link LINE_TOO_LONG} or
+ * {@link HEADERS_TOO_LARGE} (a head that arrived whole in one read). Empty lines before the request line
+ * are skipped, as RFC 9112 asks.
+ *
+ * @example
+ * ```ts
+ * const bytes = new TextEncoder().encode("GET /announce?x=1 HTTP/1.1\r\nHost: t\r\n\r\n");
+ * const head = new RequestHead();
+ * parseHead(bytes, 0, findHeadEnd(bytes, 0, 0, bytes.length), head); // 41
+ * ```
+ */
 export function parseHead(buf: Uint8Array, from: number, end: number, head: RequestHead): number {
   while (from < end && (buf[from] === CR || buf[from] === LF)) from++;
   return parseLines(buf, from, requestLineEnd(buf, from, end), end, head);
