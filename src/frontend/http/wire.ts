@@ -110,13 +110,17 @@ function contains(buf: Uint8Array, from: number, to: number, word: string): bool
   return false;
 }
 
-/** What {@link scanHead} found: the head's end (or -1), and its request line's LF (or -1 when not seen). */
-const scanned = new Int32Array(2);
+/**
+ * What {@link scanHead} found: the head's end (or -1), its request line's LF (or -1
+ * when not seen), and where the request line starts.
+ */
+const scanned = new Int32Array(3);
 
 function scanHead(buf: Uint8Array, from: number, scanFrom: number, to: number): void {
   scanned[0] = scanned[1] = -1;
   // empty lines before the request line are no blank line (parseHead skips them)
   while (from < to && (buf[from] === CR || buf[from] === LF)) from++;
+  scanned[2] = from;
   // The request line is long (it carries the query): one native search finds its
   // end. Header lines are short, and a loop beats a native call per line.
   const start = Math.max(scanFrom, from + 1);
@@ -164,10 +168,9 @@ export function takeHead(
   head: RequestHead,
 ): number {
   scanHead(buf, from, scanFrom, to);
-  const end = scanned[0];
+  const end = scanned[0], eol = scanned[1], start = scanned[2];
   if (end < 0) return INCOMPLETE;
-  while (from < end && (buf[from] === CR || buf[from] === LF)) from++;
-  return parseLines(buf, from, scanned[1] >= 0 ? scanned[1] : requestLineEnd(buf, from, end), end, head);
+  return parseLines(buf, start, eol >= 0 ? eol : requestLineEnd(buf, start, end), end, head);
 }
 
 function requestLineEnd(buf: Uint8Array, from: number, end: number): number {
