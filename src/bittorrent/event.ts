@@ -17,26 +17,32 @@ export enum Event {
 /** chihaya's error for an event name it does not know. */
 export const ErrUnknownEvent = new ClientError("unknown event");
 
+/** The HTTP event names, lower case, and what they mean. */
+const NAMES: readonly (readonly [string, Event])[] = [
+  ["", Event.None],
+  ["none", Event.None],
+  ["started", Event.Started],
+  ["stopped", Event.Stopped],
+  ["completed", Event.Completed],
+];
+
 /**
- * Parses an HTTP `event` value case-insensitively: `""`/`none`, `started`,
- * `stopped`, `completed`. Throws {@link ErrUnknownEvent} otherwise.
+ * Parses an HTTP `event` value (its raw bytes) case-insensitively: empty or
+ * `none`, `started`, `stopped`, `completed`. Throws {@link ErrUnknownEvent}
+ * otherwise. The names are ASCII letters, so no text decoding is needed: only an
+ * ASCII capital folds onto a lower-case letter under `| 0x20`.
  *
  * @example
  * ```ts
- * parseEvent("STARTED"); // Event.Started
+ * parseEvent(new TextEncoder().encode("STARTED")); // Event.Started
  * ```
  */
-export function parseEvent(name: string): Event {
-  switch (name.toLowerCase()) {
-    case "":
-    case "none":
-      return Event.None;
-    case "started":
-      return Event.Started;
-    case "stopped":
-      return Event.Stopped;
-    case "completed":
-      return Event.Completed;
+export function parseEvent(value: Uint8Array): Event {
+  names: for (let k = 0; k < NAMES.length; k++) {
+    const [name, event] = NAMES[k];
+    if (value.length !== name.length) continue;
+    for (let i = 0; i < name.length; i++) if ((value[i] | 0x20) !== name.charCodeAt(i)) continue names;
+    return event;
   }
   throw ErrUnknownEvent;
 }

@@ -36,12 +36,18 @@ test("clientID: chihaya's vectors", () => {
 });
 
 test("events parse case-insensitively", () => {
-  assert.equal(parseEvent(""), Event.None);
-  assert.equal(parseEvent("NONE"), Event.None);
-  assert.equal(parseEvent("none"), Event.None);
-  assert.equal(parseEvent("started"), Event.Started);
-  assert.equal(parseEvent("Stopped"), Event.Stopped);
-  assert.equal(parseEvent("completed"), Event.Completed);
-  assert.throws(() => parseEvent("notAnEvent"), { message: "unknown event" });
-  assert.throws(() => parseEvent("paused"), { message: "unknown event" });
+  assert.equal(parseEvent(te.encode("")), Event.None);
+  assert.equal(parseEvent(te.encode("NONE")), Event.None);
+  assert.equal(parseEvent(te.encode("none")), Event.None);
+  assert.equal(parseEvent(te.encode("started")), Event.Started);
+  assert.equal(parseEvent(te.encode("Stopped")), Event.Stopped);
+  assert.equal(parseEvent(te.encode("completed")), Event.Completed);
+  assert.throws(() => parseEvent(te.encode("notAnEvent")), { message: "unknown event" });
+  assert.throws(() => parseEvent(te.encode("paused")), { message: "unknown event" });
+  // Bytes are compared, not text: only ASCII capitals fold, and a byte 0x20 away from a letter is no letter.
+  for (const odd of ["startedx", "starte", "\u015btarted", "st\u00c1rted", "STARTE\u00c4"]) {
+    assert.throws(() => parseEvent(te.encode(odd)), { message: "unknown event" }, odd);
+  }
+  assert.throws(() => parseEvent(Uint8Array.of(0xd3, ...te.encode("tarted"))), { message: "unknown event" });
+  assert.throws(() => parseEvent(Uint8Array.of(0x13, ...te.encode("tarted"))), { message: "unknown event" });
 });

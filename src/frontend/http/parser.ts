@@ -121,7 +121,7 @@ export function parseAnnounce(
   const eventBytes = params.bytesAt(found[EVENT]);
   if (eventBytes !== undefined) {
     try {
-      event = parseEvent(utf8.decode(eventBytes));
+      event = parseEvent(eventBytes);
     } catch (e) {
       if (e === ErrUnknownEvent) throw ErrInvalidEvent;
       throw e;
