@@ -270,9 +270,9 @@ export class Tracker {
             const server = new HTTPServer({
               ...http,
               keepAlive: http.enableKeepalive,
-              handler: (head, remote) => {
+              handler: (head, remote, frame) => {
                 httpActivity.mark();
-                return frontend.answer(head, remote);
+                return frontend.answer(head, remote, frame);
               },
               tooLong: writeError(ErrRequestTooLong.message),
               onError,

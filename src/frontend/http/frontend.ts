@@ -17,7 +17,7 @@ import { fullScrapeResponse, parseFullScrape, type SwarmLister } from "./full_sc
 import { clientIP, parseAnnounce, type ParseOptions, parseScrape, type RemoteAddress } from "./parser.ts";
 import { Router } from "./router.ts";
 import type { RequestHead } from "./wire.ts";
-import { writeAnnounce, writeError, writeScrape } from "./writer.ts";
+import { type BodyFrame, writeAnnounce, writeError, writeScrape } from "./writer.ts";
 
 /** Settings of the HTTP frontend (the `http:` block) and what it serves through. */
 export interface HTTPFrontendOptions extends ParseOptions {
@@ -48,7 +48,7 @@ export const ErrRequestTooLong: ClientError = new ClientError("request too long"
  * @example
  * ```ts
  * const http = new HTTPFrontend({ ...options, logic, log });
- * const server = new HTTPServer({ ...limits, handler: (head, remote) => http.answer(head, remote) });
+ * const server = new HTTPServer({ ...limits, handler: (head, remote, frame) => http.answer(head, remote, frame) });
  * // or in any fetch-style server:
  * Deno.serve((req, info) => http.fetch(req, info.remoteAddr.hostname));
  * ```
@@ -99,10 +99,11 @@ export class HTTPFrontend {
 
   /**
    * Answers a request that hayate's own server parsed ({@link HTTPServer}): bencode
-   * bytes for a `200 OK`, or a Response. Never rejects.
+   * bytes for a `200 OK` (a compact announce reply is written whole into `frame`),
+   * or a Response. Never rejects.
    */
-  answer(head: RequestHead, remote: RemoteAddress): MaybePromise<Uint8Array | Response> {
-    return this.handle(head.buf, head.targetStart, head.targetEnd, head.get, head.lookup, remote);
+  answer(head: RequestHead, remote: RemoteAddress, frame?: BodyFrame): MaybePromise<Uint8Array | Response> {
+    return this.handle(head.buf, head.targetStart, head.targetEnd, head.get, head.lookup, remote, frame);
   }
 
   /**
@@ -147,6 +148,7 @@ export class HTTPFrontend {
     get: boolean,
     header: (name: string) => string | null,
     remote: RemoteAddress,
+    frame?: BodyFrame,
   ): MaybePromise<Uint8Array | Response> {
     let q = from;
     while (q < to && buf[q] !== 0x3f) q++;
@@ -166,7 +168,7 @@ export class HTTPFrontend {
         const announce = parseAnnounce(params, header, remote, this.opts);
         ctx.source = announce.ipProvided ? this.source(params, header, remote) : announce.peer.ip;
         const result = then(logic.handleAnnounce(ctx, announce), (resp) => {
-          const body = writeAnnounce(resp, announce.noPeerID);
+          const body = writeAnnounce(resp, announce.noPeerID, frame);
           logic.afterAnnounce(ctx, announce, resp);
           this.done("announce", familyOf(announce.peer.ip), undefined, t0);
           return body;

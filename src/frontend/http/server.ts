@@ -37,15 +37,47 @@ export interface ByteStream {
 }
 
 /**
- * Answers one request: bencode bytes for a `200 OK`, or a `Response` for anything
- * else (errors of routing, streamed full scrapes). `head` is valid only until the
- * returned value settles. `remote` is the peer's address parsed into bytes (once
- * per connection), or the text the binding gave where it is not an IP.
+ * Answers one request: bencode bytes for a `200 OK` (the body, or the whole reply
+ * built in `frame`), or a `Response` for anything else (errors of routing,
+ * streamed full scrapes). `head` and `frame` are valid only until the returned value
+ * settles. `remote` is the peer's address parsed into bytes (once per connection),
+ * or the text the binding gave where it is not an IP.
  */
 export type RequestHandler = (
   head: RequestHead,
   remote: RemoteAddress,
+  frame: ReplyFrame,
 ) => MaybePromise<Uint8Array | Response>;
+
+/**
+ * Where a handler may build its `200 OK` reply in place, head and body in one
+ * array, so that the body is not copied behind a head. One per connection; the
+ * server sets it up for each request.
+ *
+ * @example
+ * ```ts
+ * const handler: RequestHandler = (head, remote, frame) => {
+ *   const out = frame.frame(body.length);
+ *   out.set(body, out.length - body.length);
+ *   return out; // sent as it is
+ * };
+ * ```
+ */
+export class ReplyFrame {
+  /** How this request's reply ends the connection. */
+  persistence: Persistence = "open";
+  /** The server's clock (ms), for the date header. */
+  now = 0;
+  /** What {@link frame} last gave out: a reply that is this array is already whole. */
+  framed: Uint8Array | undefined;
+
+  constructor(private readonly heads: ResponseHeads) {}
+
+  /** The whole `200 OK` reply with its head written; the body goes in its last `bodyLength` bytes. */
+  frame(bodyLength: number): Uint8Array {
+    return this.framed = this.heads.frame(bodyLength, this.persistence, this.now);
+  }
+}
 
 /** Limits of the server (the `http:` block's timeouts and connection caps). */
 export interface HTTPServerOptions {
@@ -92,6 +124,7 @@ class Connection {
   deadline: number;
   busy = false;
   readonly head = new RequestHead();
+  readonly frame: ReplyFrame;
 
   constructor(
     readonly stream: ByteStream,
@@ -99,8 +132,10 @@ class Connection {
     readonly key: string,
     now: number,
     limit: number,
+    heads: ResponseHeads,
   ) {
     this.deadline = now + limit;
+    this.frame = new ReplyFrame(heads);
   }
 }
 
@@ -154,7 +189,7 @@ export class HTTPServer {
       return;
     }
     this.perKey.set(key, held + 1);
-    const c = new Connection(stream, ip ?? remote, key, this.now, this.opts.readTimeout);
+    const c = new Connection(stream, ip ?? remote, key, this.now, this.opts.readTimeout, this.heads);
     this.connections.add(c);
     this.serve(c).finally(() => this.release(c));
   }
@@ -181,7 +216,7 @@ export class HTTPServer {
     let from = 0; // the current request's first byte
     let have = 0; // bytes in buf
     let scanned = 0; // bytes of the current head already searched for its end
-    const { head } = c;
+    const { head, frame } = c;
     try {
       for (;;) {
         const end = takeHead(buf, from, scanned, have, head);
@@ -224,15 +259,19 @@ export class HTTPServer {
         const keep = this.opts.keepAlive && !this.closing && head.persistent() && head.get;
         const persistence: Persistence = !keep ? "close" : head.http10 ? "keep-alive" : "open";
         let reply: Uint8Array | Response;
+        frame.persistence = persistence;
+        frame.now = this.now;
+        frame.framed = undefined;
         try {
-          const r = this.opts.handler(head, c.remote);
+          const r = this.opts.handler(head, c.remote, frame);
           reply = r instanceof Promise ? await r : r;
         } catch (err) {
           this.opts.onError(err);
           reply = new Response("internal server error", { status: 500 });
         }
         if (reply instanceof Uint8Array) {
-          const written = writeAll(c.stream, this.heads.ok(reply, persistence, this.now));
+          const whole = reply === frame.framed ? reply : this.heads.ok(reply, persistence, this.now);
+          const written = writeAll(c.stream, whole);
           if (written !== undefined) await written;
         } else if (!await this.writeResponse(c, reply, persistence, head.http10)) {
           return;

@@ -314,17 +314,33 @@ export class ResponseHeads {
 
   /** A `200 OK` response carrying `body`, head and body in one array. */
   ok(body: Uint8Array, persistence: Persistence, nowMs: number): Uint8Array {
+    const out = this.frame(body.length, persistence, nowMs);
+    out.set(body, out.length - body.length);
+    return out;
+  }
+
+  /**
+   * A `200 OK` response for a body of `bodyLength` bytes, with the head written and
+   * the last `bodyLength` bytes left for the body: a body written there in place is
+   * never copied.
+   *
+   * @example
+   * ```ts
+   * const out = heads.frame(body.length, "open", Date.now());
+   * out.set(body, out.length - body.length); // as heads.ok(body, "open", Date.now())
+   * ```
+   */
+  frame(bodyLength: number, persistence: Persistence, nowMs: number): Uint8Array {
     this.refresh(nowMs);
     const prefix = this.okPrefix;
     const tail = CONNECTION[persistence];
     let digits = 1;
-    for (let n = body.length; n >= 10; n = Math.floor(n / 10)) digits++;
-    const out = allocBytes(prefix.length + digits + tail.length + body.length);
+    for (let n = bodyLength; n >= 10; n = Math.floor(n / 10)) digits++;
+    const out = allocBytes(prefix.length + digits + tail.length + bodyLength);
     out.set(prefix);
     let at = prefix.length + digits;
-    for (let n = body.length; at > prefix.length; n = Math.floor(n / 10)) out[--at] = 0x30 + (n % 10);
+    for (let n = bodyLength; at > prefix.length; n = Math.floor(n / 10)) out[--at] = 0x30 + (n % 10);
     out.set(tail, prefix.length + digits);
-    out.set(body, prefix.length + digits + tail.length);
     return out;
   }
 

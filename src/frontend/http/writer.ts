@@ -5,6 +5,7 @@
  * @module
  */
 import { BencodeWriter } from "../../bittorrent/bencode.ts";
+import { allocBytes } from "../../bittorrent/bytes.ts";
 import { formatIP } from "../../bittorrent/ip.ts";
 import type { AnnounceResponse, PeerList, ScrapeResponse } from "../../bittorrent/request.ts";
 
@@ -31,16 +32,32 @@ function writePeerDicts(w: BencodeWriter, list: PeerList, withID: boolean): void
   }
 }
 
+/** Where a reply may be written with room in front of it (hayate's server hands its `ReplyFrame`). */
+export interface BodyFrame {
+  /** An array whose last `bodyLength` bytes are for the body. */
+  frame(bodyLength: number): Uint8Array;
+}
+
 /**
  * Encodes an announce reply. Compact replies leave out an empty `peers`/`peers6`,
- * as chihaya does; `noPeerID` drops `peer id` from the dictionary form.
+ * as chihaya does; `noPeerID` drops `peer id` from the dictionary form. Given
+ * `into`, a compact reply is written in the last bytes of `into.frame(length)`,
+ * and that whole array is returned.
  *
  * @example
  * ```ts
  * writeAnnounce(resp, false); // d8:completei0e10:incompletei1e8:intervali1800e12:min intervali900e5:peers6:...e
  * ```
  */
-export function writeAnnounce(resp: AnnounceResponse, noPeerID: boolean): Uint8Array {
+export function writeAnnounce(resp: AnnounceResponse, noPeerID: boolean, into?: BodyFrame): Uint8Array {
+  if (resp.compact) {
+    const n = compactLength(resp);
+    if (n > 0) {
+      const out = into !== undefined ? into.frame(n) : allocBytes(n);
+      writeCompact(resp, out, out.length - n);
+      return out;
+    }
+  }
   const v4 = resp.ipv4Peers;
   const v6 = resp.ipv6Peers;
   const w = new BencodeWriter(
@@ -61,6 +78,78 @@ export function writeAnnounce(resp: AnnounceResponse, noPeerID: boolean): Uint8A
     w.end();
   }
   return w.end().finish();
+}
+
+/** Digits of `n`, a count below 2^31. */
+function digits(n: number): number {
+  let d = 1;
+  for (; n >= 10; n = (n / 10) | 0) d++;
+  return d;
+}
+
+/** The length of a compact reply's body, or 0 where a count is not a small integer (the writer handles those). */
+function compactLength(resp: AnnounceResponse): number {
+  const { complete, incomplete, interval, minInterval } = resp;
+  if (!(small(complete) && small(incomplete) && small(interval) && small(minInterval))) return 0;
+  let n = COMPACT_FIXED + digits(complete) + digits(incomplete) + digits(interval) + digits(minInterval);
+  n += listLength(KEY.peers, resp.ipv4Peers) + listLength(KEY.peers6, resp.ipv6Peers);
+  return n;
+}
+
+/** The bytes of a compact reply without its four numbers and peers: "d", the keys, "i…e" four times, "e". */
+const COMPACT_FIXED = 2 + KEY.complete.length + KEY.incomplete.length + KEY.interval.length +
+  KEY.minInterval.length + 4 * 2;
+
+const small = (v: number) => v >= 0 && v < 0x80000000 && v === (v | 0);
+
+/** `key` and the list's compact entries as a byte string, or nothing for an empty list. */
+function listLength(key: Uint8Array, list: PeerList): number {
+  const n = list.count * list.entrySize;
+  return n === 0 ? 0 : key.length + digits(n) + 1 + n;
+}
+
+/** Copies `key` to `out[at]`; returns where it ends. A loop: the keys are too short for a native copy to pay. */
+function putKey(out: Uint8Array, at: number, key: Uint8Array): number {
+  for (let i = 0; i < key.length; i++) out[at + i] = key[i];
+  return at + key.length;
+}
+
+/** Writes the digits of `n` (< 2^31) to `out[at]`; returns where they end. */
+function putDigits(out: Uint8Array, at: number, n: number): number {
+  const end = at + digits(n);
+  for (let p = end; p > at; n = (n / 10) | 0) out[--p] = 0x30 + (n % 10);
+  return end;
+}
+
+/** `key` then `i<n>e`. */
+function putInt(out: Uint8Array, at: number, key: Uint8Array, n: number): number {
+  at = putKey(out, at, key);
+  out[at] = 0x69;
+  at = putDigits(out, at + 1, n);
+  out[at] = 0x65;
+  return at + 1;
+}
+
+/** The compact reply, exactly {@link compactLength} bytes, into `out` from `at`: what the writer would make, without its checks and copies. */
+function writeCompact(resp: AnnounceResponse, out: Uint8Array, at: number): void {
+  out[at++] = 0x64;
+  at = putInt(out, at, KEY.complete, resp.complete);
+  at = putInt(out, at, KEY.incomplete, resp.incomplete);
+  at = putInt(out, at, KEY.interval, resp.interval);
+  at = putInt(out, at, KEY.minInterval, resp.minInterval);
+  at = putList(out, at, KEY.peers, resp.ipv4Peers);
+  at = putList(out, at, KEY.peers6, resp.ipv6Peers);
+  out[at] = 0x65;
+}
+
+function putList(out: Uint8Array, at: number, key: Uint8Array, list: PeerList): number {
+  const n = list.count * list.entrySize;
+  if (n === 0) return at;
+  at = putKey(out, at, key);
+  at = putDigits(out, at, n);
+  out[at] = 0x3a;
+  list.copyCompact(out, at + 1, list.count);
+  return at + 1 + n;
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {

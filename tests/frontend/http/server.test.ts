@@ -189,6 +189,31 @@ test("server: a head split across many reads, and short writes, still make one e
   await s.close();
 });
 
+test("server: a reply built in the frame is sent as it is, with the request's persistence; a plain body is framed", async () => {
+  const { s } = server({
+    handler: (head, _remote, frame) => {
+      const body = echo(head);
+      if (text(body).startsWith("plain")) return body;
+      const out = frame.frame(body.length);
+      out.set(body, out.length - body.length);
+      return text(body) === "late" ? sleep(10).then(() => out) : out;
+    },
+  });
+  const c = new FakeStream();
+  s.accept(c, "10.0.0.1");
+  c.push("GET /?framed HTTP/1.1\r\n\r\nGET /?plain HTTP/1.1\r\n\r\nGET /?late HTTP/1.1\r\n\r\n");
+  await c.waitFor("late");
+  c.push("GET /?plain2 HTTP/1.1\r\n\r\nGET /?last HTTP/1.1\r\nConnection: close\r\n\r\n");
+  await c.whenClosed();
+  // One head per reply: a framed reply is not framed again, and a plain body after one is not taken for it.
+  assert.equal(c.written, ok("framed") + ok("plain") + ok("late") + ok("plain2") + ok("last", "close"));
+  const ten = new FakeStream();
+  s.accept(ten, "10.0.0.2");
+  ten.push("GET /?old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  assert.equal(await ten.waitFor("old"), ok("old", "keep-alive"));
+  await s.close();
+});
+
 test("server: the handler gets the remote address parsed, and the headers; a Promise reply is awaited", async () => {
   const seen: string[] = [];
   const { s } = server({

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decode } from "../../../src/bittorrent/bencode.ts";
+import { decode, encode } from "../../../src/bittorrent/bencode.ts";
 import { PeerList } from "../../../src/bittorrent/request.ts";
 import { writeAnnounce, writeError, writeScrape } from "../../../src/frontend/http/writer.ts";
 import { id20, peer } from "../../helpers/fixtures.ts";
@@ -48,6 +48,65 @@ test("writeAnnounce: compact peers6, both families, empty lists left out", () =>
   const both = decode(writeAnnounce(r, false)) as Record<string, Uint8Array>;
   assert.deepEqual(both.peers, new Uint8Array([1, 2, 3, 4, 0, 2]));
   assert.equal(both.peers6.length, 18);
+});
+
+test("writeAnnounce: compact replies, alone or written into a frame, are what the generic encoder makes", () => {
+  // The compact path writes its bytes itself; the generic encoder is the reference.
+  const counts = [0, 1, 9, 10, 99, 100, 12345, 2 ** 31 - 1, 2 ** 31, 2 ** 40];
+  const frameFor = () => {
+    const given: Uint8Array[] = [];
+    return {
+      given,
+      frame(n: number) {
+        const out = new Uint8Array(7 + n).fill(0xee);
+        given.push(out);
+        return out;
+      },
+    };
+  };
+  for (const [i, n] of counts.entries()) {
+    for (const [v4, v6] of [[0, 0], [1, 0], [0, 1], [17, 2], [2, 17]]) {
+      const r = response(true);
+      r.complete = n;
+      r.incomplete = counts[(i + 3) % counts.length];
+      r.interval = counts[(i + 5) % counts.length];
+      r.minInterval = counts[(i + 7) % counts.length];
+      for (let k = 0; k < v4; k++) r.ipv4Peers.push(peer(`a${k}`, `10.0.${k}.1`, 1000 + k));
+      for (let k = 0; k < v6; k++) r.ipv6Peers.push(peer(`b${k}`, `2001:db8::${k + 1}`, 2000 + k));
+      const want: Record<string, number | Uint8Array> = {
+        complete: r.complete,
+        incomplete: r.incomplete,
+        interval: r.interval,
+        "min interval": r.minInterval,
+      };
+      if (v4 > 0) want.peers = r.ipv4Peers.compactBytes();
+      if (v6 > 0) want.peers6 = r.ipv6Peers.compactBytes();
+      const expected = latin1(encode(want));
+      const what = `counts ${r.complete}/${r.incomplete}/${r.interval}/${r.minInterval}, ${v4}+${v6} peers`;
+      assert.equal(latin1(writeAnnounce(r, false)), expected, what);
+      const f = frameFor();
+      const out = writeAnnounce(r, false, f);
+      if (f.given.length === 0) {
+        // Numbers past 2^31 go through the general writer, which returns the body alone.
+        assert.ok(
+          r.complete >= 2 ** 31 || r.incomplete >= 2 ** 31 || r.interval >= 2 ** 31 ||
+            r.minInterval >= 2 ** 31,
+        );
+        assert.equal(latin1(out), expected, what);
+        continue;
+      }
+      assert.equal(out, f.given[0], "the frame itself is returned");
+      assert.deepEqual([...out.subarray(0, 7)], Array(7).fill(0xee), "the frame's head is left alone");
+      assert.equal(latin1(out.subarray(7)), expected, what);
+    }
+  }
+});
+
+test("writeAnnounce: dictionary replies are never written into a frame", () => {
+  const r = response(false);
+  r.ipv4Peers.push(peer("a", "1.2.3.4", 1));
+  const out = writeAnnounce(r, false, { frame: () => assert.fail("framed") });
+  assert.equal((decode(out) as { peers: unknown[] }).peers.length, 1);
 });
 
 test("writeAnnounce: dictionary peers, IPv4 first, peer id dropped on no_peer_id", () => {
