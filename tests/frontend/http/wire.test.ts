@@ -48,6 +48,35 @@ function ok(s: string): RequestHead {
 
 const target = (h: RequestHead) => text(h.buf.subarray(h.targetStart, h.targetEnd));
 
+test("takeHead: the request line's end is found wherever it falls in an 8-byte word", () => {
+  // The request line is searched a word at a time: try every length of target, in a
+  // buffer that starts anywhere in its memory, with bytes that differ from LF by one bit.
+  const memory = new Uint8Array(512).fill(0x0b);
+  for (let offset = 0; offset < 9; offset++) {
+    for (let n = 1; n <= 40; n++) {
+      const head = `GET /${"\x0b\x08\x0e\x8a".repeat(10).slice(0, n)} HTTP/1.1\r\nHost: t\r\n\r\n`;
+      const buf = memory.subarray(offset, offset + head.length + 16);
+      buf.set(bytes(head));
+      const h = new RequestHead();
+      assert.equal(takeHead(buf, 0, 0, head.length, h), head.length, `offset ${offset}, target ${n}`);
+      assert.equal(h.targetEnd - h.targetStart, n + 1);
+      assert.equal(h.headersStart, head.indexOf("\n") + 1);
+      // Cut before the request line's LF, and just after it: no head yet.
+      const eol = head.indexOf("\n");
+      assert.equal(takeHead(buf, 0, 0, eol, new RequestHead()), INCOMPLETE);
+      assert.equal(takeHead(buf, 0, 0, eol + 1, new RequestHead()), INCOMPLETE);
+      assert.equal(findHeadEnd(buf, 0, 0, head.length), head.length);
+    }
+  }
+  // A buffer the connection grows into is read through a view of the new memory.
+  const h = new RequestHead();
+  const small = bytes("GET /a HTTP/1.1\r\n\r\n");
+  assert.equal(takeHead(small, 0, 0, small.length, h), small.length);
+  const grown = bytes("GET /announce?x=1 HTTP/1.1\r\n\r\n");
+  assert.equal(takeHead(grown, 0, 0, grown.length, h), grown.length);
+  assert.equal(target(h), "/announce?x=1");
+});
+
 test("findHeadEnd: CRLF and bare LF heads end after their blank line", () => {
   for (
     const s of ["GET / HTTP/1.1\r\nHost: t\r\n\r\n", "GET / HTTP/1.1\nHost: t\n\n", "GET / HTTP/1.1\r\n\r\n"]
