@@ -6,6 +6,7 @@
  * @module
  */
 import { ClientError, isClientError } from "../../bittorrent/errors.ts";
+import type { AnnounceRequest, AnnounceResponse } from "../../bittorrent/request.ts";
 import { familyOf } from "../../bittorrent/ip.ts";
 import { latin1, type Params, parseURLData } from "../../bittorrent/params.ts";
 import type { Logger } from "../../log.ts";
@@ -60,7 +61,11 @@ export class HTTPFrontend {
   /** The path of the last request: clients repeat one or two, so its string is reused. */
   private lastPath = "";
 
+  /** The options with IP spoofing off, for {@link source}. */
+  private readonly sourceOpts: ParseOptions;
+
   constructor(private readonly opts: HTTPFrontendOptions) {
+    this.sourceOpts = { ...opts, allowIPSpoofing: false };
     for (const r of opts.announceRoutes) this.router.add(r, "announce");
     for (const r of opts.scrapeRoutes) this.router.add(r, "scrape");
     this.headers = { "content-type": "text/plain; charset=utf-8" };
@@ -94,7 +99,7 @@ export class HTTPFrontend {
     header: (name: string) => string | null,
     remote: RemoteAddress,
   ): Uint8Array | undefined {
-    return clientIP(params, header, remote, { ...this.opts, allowIPSpoofing: false }).ip ?? undefined;
+    return clientIP(params, header, remote, this.sourceOpts).ip ?? undefined;
   }
 
   /**
@@ -140,6 +145,20 @@ export class HTTPFrontend {
     return this.lastPath = latin1(buf, from, to);
   }
 
+  /** The reply to an announce once its response is built; the posthooks run after it is written. */
+  private announced(
+    ctx: Context,
+    announce: AnnounceRequest,
+    resp: AnnounceResponse,
+    t0: number,
+    frame?: BodyFrame,
+  ): Uint8Array {
+    const body = writeAnnounce(resp, announce.noPeerID, frame);
+    this.opts.logic.afterAnnounce(ctx, announce, resp);
+    this.done("announce", familyOf(announce.peer.ip), undefined, t0);
+    return body;
+  }
+
   /** Routes and answers the request target `buf[from, to)`. */
   private handle(
     buf: Uint8Array,
@@ -152,14 +171,13 @@ export class HTTPFrontend {
   ): MaybePromise<Uint8Array | Response> {
     let q = from;
     while (q < to && buf[q] !== 0x3f) q++;
-    const path = this.pathOf(buf, from, q);
-    const route = this.router.match(path);
+    const route = this.router.matchExact(buf, from, q) ?? this.router.match(this.pathOf(buf, from, q));
     if (route === undefined) return new Response("404 page not found\n", { status: 404 });
     if (!get) return new Response("Method Not Allowed\n", { status: 405, headers: { allow: "GET" } });
     const t0 = this.opts.observe && this.opts.enableRequestTiming ? performance.now() : 0;
     if (to - from > MAX_REQUEST_TARGET) return this.fail(ErrRequestTooLong, route.target, t0);
     try {
-      const params = parseURLData(buf, from, to, path);
+      const params = parseURLData(buf, from, to, route.path);
       params.route = route.params;
       const ctx = new Context();
       ctx.protocol = "http";
@@ -167,13 +185,12 @@ export class HTTPFrontend {
       if (route.target === "announce") {
         const announce = parseAnnounce(params, header, remote, this.opts);
         ctx.source = announce.ipProvided ? this.source(params, header, remote) : announce.peer.ip;
-        const result = then(logic.handleAnnounce(ctx, announce), (resp) => {
-          const body = writeAnnounce(resp, announce.noPeerID, frame);
-          logic.afterAnnounce(ctx, announce, resp);
-          this.done("announce", familyOf(announce.peer.ip), undefined, t0);
-          return body;
-        });
-        return result instanceof Promise ? result.catch((e) => this.fail(e, "announce", t0)) : result;
+        const resp = logic.handleAnnounce(ctx, announce);
+        // Answered at once unless a hook or the store is asynchronous: no closure then.
+        if (!(resp instanceof Promise)) return this.announced(ctx, announce, resp, t0, frame);
+        return resp.then((r) => this.announced(ctx, announce, r, t0, frame)).catch((e) =>
+          this.fail(e, "announce", t0)
+        );
       }
       const full = params.infoHashes.length === 0 ? this.opts.fullScrape : undefined;
       const scrape = (full ? parseFullScrape : parseScrape)(params, header, remote, this.opts);

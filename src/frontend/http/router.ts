@@ -9,7 +9,19 @@
 /** What a request path resolved to. */
 export interface RouteMatch<T> {
   target: T;
+  /** The route's named segments; shared and frozen for a route without any. */
   params: Record<string, string>;
+  /** The path that matched (still percent-escaped). */
+  path: string;
+}
+
+/** The params of a route without any: shared, so matching a literal route allocates nothing. */
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** A literal route, with its path's bytes for {@link Router.matchExact}. */
+interface ExactRoute<T> {
+  bytes: Uint8Array;
+  match: RouteMatch<T>;
 }
 
 interface CompiledRoute<T> {
@@ -39,7 +51,8 @@ function decodeSegment(s: string): string {
  */
 export class Router<T> {
   private readonly routes: CompiledRoute<T>[] = [];
-  private readonly exact = new Map<string, T>();
+  private readonly exact = new Map<string, RouteMatch<T>>();
+  private readonly exactBytes: ExactRoute<T>[] = [];
 
   /** Adds a pattern; throws when it is malformed. */
   add(pattern: string, target: T): void {
@@ -54,16 +67,38 @@ export class Router<T> {
       }
     });
     if (segments.every((s) => !s.startsWith(":") && !s.startsWith("*"))) {
-      if (!this.exact.has(pattern)) this.exact.set(pattern, target);
+      if (this.exact.has(pattern)) return;
+      const match = { target, params: NO_PARAMS, path: pattern };
+      this.exact.set(pattern, match);
+      // A path read from bytes has one character per byte: a pattern with others never matches one.
+      if (!/[^\x00-\xff]/.test(pattern)) {
+        this.exactBytes.push({ bytes: Uint8Array.from(pattern, (c) => c.charCodeAt(0)), match });
+      }
       return;
     }
     this.routes.push({ segments, target });
   }
 
+  /**
+   * The literal route whose path is the bytes `buf[from, to)` (one character per
+   * byte), or undefined; {@link match} resolves the rest. Builds no string: a
+   * tracker's requests nearly all go to one or two literal routes.
+   */
+  matchExact(buf: Uint8Array, from: number, to: number): RouteMatch<T> | undefined {
+    const routes = this.exactBytes;
+    outer: for (let r = 0; r < routes.length; r++) {
+      const { bytes } = routes[r];
+      if (bytes.length !== to - from) continue;
+      for (let i = 0; i < bytes.length; i++) if (buf[from + i] !== bytes[i]) continue outer;
+      return routes[r].match;
+    }
+    return undefined;
+  }
+
   /** Resolves a raw (percent-escaped) path. */
   match(path: string): RouteMatch<T> | undefined {
     const hit = this.exact.get(path);
-    if (hit !== undefined) return { target: hit, params: {} };
+    if (hit !== undefined) return hit;
     if (this.routes.length === 0) return undefined;
     const parts = path.split("/").slice(1);
     outer: for (const route of this.routes) {
@@ -73,7 +108,7 @@ export class Router<T> {
         if (seg.startsWith("*")) {
           if (i > parts.length) continue outer;
           params[seg.slice(1)] = decodeSegment("/" + parts.slice(i).join("/"));
-          return { target: route.target, params };
+          return { target: route.target, params, path };
         }
         if (i >= parts.length) continue outer;
         if (seg.startsWith(":")) {
@@ -83,7 +118,7 @@ export class Router<T> {
           continue outer;
         }
       }
-      if (parts.length === route.segments.length) return { target: route.target, params };
+      if (parts.length === route.segments.length) return { target: route.target, params, path };
     }
     return undefined;
   }
