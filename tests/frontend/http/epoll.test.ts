@@ -104,6 +104,42 @@ describe("epoll TCP transport", { skip }, () => {
     await l.close();
   });
 
+  it("many small writes to a slow reader arrive whole and in order", async () => {
+    const { l, next } = await listen();
+    const c = await dial(l.port);
+    const { stream } = await next();
+    c.pause();
+    // 4 MiB in 128-byte writes: with the reader behind, the queue holds hundreds of
+    // them at a time, each sent whole or in part as the socket takes them.
+    const SIZE = 128;
+    const chunks = Array.from({ length: 32 << 10 }, (_, k) => new Uint8Array(SIZE).fill(k & 0xff));
+    const received: Buffer[] = [];
+    let total = 0;
+    const all = new Promise<void>((resolve) =>
+      c.on("data", (d: Buffer) => {
+        received.push(d);
+        total += d.length;
+        if (total === chunks.length * SIZE) resolve();
+      })
+    );
+    const writing = (async () => {
+      for (const chunk of chunks) await stream.write(chunk);
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    c.resume();
+    await writing;
+    await all;
+    const got = new Uint8Array(Buffer.concat(received));
+    for (let k = 0; k < chunks.length; k++) {
+      if (got[k * SIZE] !== (k & 0xff) || got[k * SIZE + SIZE - 1] !== (k & 0xff)) {
+        assert.fail(`chunk ${k} out of place`);
+      }
+    }
+    stream.close();
+    c.destroy();
+    await l.close();
+  });
+
   it("close() rejects a pending read and later reads and writes", async () => {
     const { l, next } = await listen();
     const c = await dial(l.port);
