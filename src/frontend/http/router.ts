@@ -71,7 +71,7 @@ export class Router<T> {
       const match = { target, params: NO_PARAMS, path: pattern };
       this.exact.set(pattern, match);
       // A path read from bytes has one character per byte: a pattern with others never matches one.
-      if (!/[^\x00-\xff]/.test(pattern)) {
+      if (Array.from(pattern).every((ch) => ch.charCodeAt(0) <= 0xff)) {
         this.exactBytes.push({ bytes: Uint8Array.from(pattern, (c) => c.charCodeAt(0)), match });
       }
       return;

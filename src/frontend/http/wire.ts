@@ -50,12 +50,16 @@ export class RequestHead {
   headersStart = 0;
   end = 0;
 
-  /** A view of `buf`'s memory for word reads, made again only when the connection's buffer changes. */
+  /** A view of `viewed`'s memory for word reads, made again only when the connection's buffer changes. */
   private view: DataView = new DataView(new ArrayBuffer(0));
+  private viewed: Uint8Array | undefined;
 
-  /** {@link view} for `buf`. */
+  /** {@link view} for `buf` (compared as an object: reading a view's `buffer` is a call into the runtime). */
   viewOf(buf: Uint8Array): DataView {
-    if (this.view.buffer !== buf.buffer) this.view = new DataView(buf.buffer);
+    if (this.viewed !== buf) {
+      this.view = new DataView(buf.buffer);
+      this.viewed = buf;
+    }
     return this.view;
   }
 
