@@ -92,18 +92,17 @@ class StreamClosed extends Error {
   }
 }
 
-interface Reader {
-  buf: Uint8Array;
-  resolve(n: number | null): void;
-  reject(err: unknown): void;
-}
+const ignore = () => {};
 
 /** Unsent bytes a stream may hold before `write()` waits for the socket to take them. */
 const HIGH_WATER = 64 * 1024;
 
 /** One accepted connection, as a {@link ByteStream}. */
 class EpollStream implements ByteStream {
-  private reader: Reader | undefined;
+  /** Where the waiting read goes, and whom to tell: set while a read waits for input. */
+  private readBuf: Uint8Array | undefined;
+  private readDone: (n: number | null) => void = ignore;
+  private readFailed: (err: unknown) => void = ignore;
   private closed = false;
   /**
    * The last `recv` took less than it asked for, and no input edge came since: the
@@ -147,12 +146,42 @@ class EpollStream implements ByteStream {
   }
 
   read(buf: Uint8Array): Promise<number | null> {
-    if (this.closed) return Promise.reject(new StreamClosed());
+    try {
+      const r = this.readSoon(buf, ignore, ignore);
+      if (r !== undefined) return Promise.resolve(r);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.readDone = resolve;
+      this.readFailed = reject;
+    });
+  }
+
+  readSoon(
+    buf: Uint8Array,
+    done: (n: number | null) => void,
+    failed: (err: unknown) => void,
+  ): number | null | undefined {
+    if (this.closed) throw new StreamClosed();
     const r = this.drained ? WAIT : this.tryRead(buf);
     if (r === WAIT) {
-      return new Promise((resolve, reject) => (this.reader = { buf, resolve, reject }));
+      this.readBuf = buf;
+      this.readDone = done;
+      this.readFailed = failed;
+      return undefined;
     }
-    return r instanceof Error ? Promise.reject(r) : Promise.resolve(r);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /** Ends the waiting read with `r`. */
+  private settleRead(r: number | null | Error): void {
+    const done = this.readDone, failed = this.readFailed;
+    this.readBuf = undefined;
+    this.readDone = this.readFailed = ignore;
+    if (r instanceof Error) failed(r);
+    else done(r);
   }
 
   /**
@@ -243,15 +272,10 @@ class EpollStream implements ByteStream {
 
   /** An epoll event for this connection: retries whatever waits on it. */
   ready(events: number): void {
-    const reader = this.reader;
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) !== 0) this.drained = false;
-    if (reader !== undefined && !this.drained) {
-      const r = this.tryRead(reader.buf);
-      if (r !== WAIT) {
-        this.reader = undefined;
-        if (r instanceof Error) reader.reject(r);
-        else reader.resolve(r);
-      }
+    if (this.readBuf !== undefined && !this.drained) {
+      const r = this.tryRead(this.readBuf);
+      if (r !== WAIT) this.settleRead(r);
     }
     if (this.out.length > 0 && (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) !== 0) this.flush();
   }
@@ -265,8 +289,7 @@ class EpollStream implements ByteStream {
     // Closing the fd also takes it out of the epoll set.
     this.loop.l.libc.close(this.fd);
     const gone = new StreamClosed();
-    this.reader?.reject(gone);
-    this.reader = undefined;
+    if (this.readBuf !== undefined) this.settleRead(gone);
     this.fail(gone);
   }
 }
