@@ -18,8 +18,9 @@
  *   it waits; the ready connections are then served on the JS thread, which looks
  *   again at once (`epoll_wait` with no timeout, on the JS thread) for up to 1 ms
  *   while more are ready, saving a thread hop per look under load;
- * - `read()` tries `recv` at once unless the last one emptied the socket, and
- *   otherwise waits for the next input edge;
+ * - `read()` and `readSoon()` try `recv` at once unless the last one emptied the
+ *   socket, and otherwise wait for the next input edge; `readSoon()`'s callback then
+ *   runs inside the round, so a synchronous handler answers there and then;
  * - `write()` queues the bytes and resolves at once (below 64 KiB unsent); the
  *   replies of a round are sent together when it ends, and the rest as the
  *   output edges come.
@@ -72,7 +73,10 @@ const MAX_EVENTS = 256;
 const WAIT_MS = 100;
 /** How long the loop may serve ready connections without going back to the event loop. */
 const DRAIN_MS = 1;
-/** Microtask turns between two looks at epoll: enough for a request read to be answered. */
+/**
+ * Microtask turns between two looks at epoll: enough for a handler whose promise
+ * settles at once (an asynchronous hook with nothing to wait for) to answer in the round.
+ */
 const YIELDS = 4;
 /** Connections accepted per wake-up before the ready ones are served (the listener stays ready). */
 const ACCEPT_BURST = 64;
@@ -451,7 +455,7 @@ class EpollLoop {
       while (n > 0) {
         this.batching = true;
         this.dispatch(n);
-        // The requests just read run as promise continuations; let them answer first.
+        // Replies that are promise continuations (and reads through read()) get to answer first.
         for (let k = 0; k < YIELDS; k++) await null;
         this.batching = false;
         this.flushRound();
