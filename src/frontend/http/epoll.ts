@@ -97,6 +97,8 @@ class StreamClosed extends Error {
 }
 
 const ignore = () => {};
+/** Most bytes one `recv` or `send` is given: their counts come back as 32-bit numbers (`../libc.ts`). */
+const MAX_IO = 1 << 30;
 
 /** Unsent bytes a stream may hold before `write()` waits for the socket to take them. */
 const HIGH_WATER = 64 * 1024;
@@ -134,7 +136,7 @@ class EpollStream implements ByteStream {
   private tryRead(buf: Uint8Array): number | null | Error {
     const { libc } = this.loop.l;
     for (;;) {
-      const n = Number(libc.recv(this.fd, buf, BigInt(buf.length), MSG_DONTWAIT));
+      const n = libc.recv(this.fd, buf, BigInt(Math.min(buf.length, MAX_IO)), MSG_DONTWAIT);
       if (n > 0) {
         this.drained = n < buf.length;
         return n;
@@ -229,7 +231,7 @@ class EpollStream implements ByteStream {
     while (this.out.length > 0 && !this.closed) {
       const first = this.out[0];
       const rest = this.outAt === 0 ? first : first.subarray(this.outAt);
-      const n = Number(libc.send(this.fd, rest, BigInt(rest.length), MSG_NOSIGNAL | MSG_DONTWAIT));
+      const n = libc.send(this.fd, rest, BigInt(Math.min(rest.length, MAX_IO)), MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n < 0) {
         const errno = this.loop.l.errno();
         if (errno === EINTR) continue;
