@@ -222,7 +222,7 @@ export class HTTPServer {
     this.pump(c);
   }
 
-  /** Ends a connection (again: no effect). */
+  /** Ends a connection (again: no effect). Called by the connection's own continuations too. */
   release(c: Connection): void {
     if (!this.connections.delete(c)) return;
     closeQuietly(c.stream);
@@ -233,7 +233,7 @@ export class HTTPServer {
 
   private sweep(): void {
     this.now = Date.now();
-    // Closing the stream rejects its pending read or write, which ends serve().
+    // Closing the stream fails its pending read or write, whose continuation then finds it released.
     // Deadlines are set from `now`, which may be up to SWEEP_MS old: allowing for that
     // here means a timeout never fires early (and at most 2 × SWEEP_MS late).
     const due = this.now - SWEEP_MS;
