@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ClientError } from "../bittorrent/errors.ts";
 import { Event } from "../bittorrent/event.ts";
 import { familyOf } from "../bittorrent/ip.ts";
 import {
@@ -16,7 +17,7 @@ import {
 } from "../bittorrent/request.ts";
 import type { Logger } from "../log.ts";
 import { type MaybePromise, then } from "../maybe.ts";
-import type { PeerStore } from "../storage/store.ts";
+import type { PeerStore, SwarmCounts } from "../storage/store.ts";
 import type { Context, Hook } from "./hook.ts";
 
 /** What the chain is built from. Intervals in milliseconds. */
@@ -40,12 +41,30 @@ export interface LogicOptions {
 export const LBRY_MIN_STORED_PORT = 100;
 
 /** Runs `call` on hooks[i..] in order, waiting only where a hook returns a promise. */
-function runHooks(hooks: Hook[], i: number, call: (h: Hook) => MaybePromise<void>): MaybePromise<void> {
+/** Which method of a hook a chain runs. */
+type Step<Req, Resp> = (h: Hook) => ((ctx: Context, req: Req, resp: Resp) => MaybePromise<void>) | undefined;
+const ANNOUNCE: Step<AnnounceRequest, AnnounceResponse> = (h) => h.handleAnnounce;
+const SCRAPE: Step<ScrapeRequest, ScrapeResponse> = (h) => h.handleScrape;
+
+/**
+ * Runs `step` of hooks[i..] in order, waiting only for those that return a
+ * promise. (The request's parts are passed along rather than captured, so that a
+ * synchronous chain makes no closure per request.)
+ */
+function runHooks<Req, Resp>(
+  hooks: Hook[],
+  i: number,
+  step: Step<Req, Resp>,
+  ctx: Context,
+  req: Req,
+  resp: Resp,
+): MaybePromise<void> {
   for (; i < hooks.length; i++) {
-    const r = call(hooks[i]);
+    const h = hooks[i];
+    const r = step(h)?.call(h, ctx, req, resp);
     if (r instanceof Promise) {
       const next = i + 1;
-      return r.then(() => runHooks(hooks, next, call));
+      return r.then(() => runHooks(hooks, next, step, ctx, req, resp));
     }
   }
 }
@@ -54,6 +73,11 @@ function runHooks(hooks: Hook[], i: number, call: (h: Hook) => MaybePromise<void
  * Alone (or numwant 0): some clients expect to see themselves (chihaya #231).
  * Count the announcer only when storage did not count it already.
  */
+/** The announcer's family's list of the response. */
+function peersFor(req: AnnounceRequest, resp: AnnounceResponse): PeerList {
+  return familyOf(req.peer.ip) === 4 ? resp.ipv4Peers : resp.ipv6Peers;
+}
+
 function echoAnnouncer(
   store: PeerStore,
   req: AnnounceRequest,
@@ -81,26 +105,40 @@ export function responseHook(
   const seedersSeeSeeders = opts.seedersSeeSeeders === true;
   const lbryMode = opts.lbryMode === true;
   const admits = store.admits?.bind(store);
+  // The steps of an announce are named functions that take the request's parts, so that a
+  // synchronous store answers with no closure made per request.
   const answer = (ctx: Context, req: AnnounceRequest, resp: AnnounceResponse): MaybePromise<void> => {
     if (ctx.skipResponseHook) return;
-    const family = familyOf(req.peer.ip);
+    const counts = store.scrapeSwarm(req.infoHash, familyOf(req.peer.ip));
+    return counts instanceof Promise ? counts.then((c) => counted(req, resp, c)) : counted(req, resp, counts);
+  };
+  const counted = (req: AnnounceRequest, resp: AnnounceResponse, counts: SwarmCounts): MaybePromise<void> => {
+    // Added, not assigned: a hook before us (fixed peers) may have counted its own.
+    resp.complete += counts.complete;
+    resp.incomplete += counts.incomplete;
+    const n = store.announcePeers(req.infoHash, req.left === 0, req.numWant, req.peer, peersFor(req, resp));
+    return n instanceof Promise ? n.then((m) => picked(req, resp, m)) : picked(req, resp, n);
+  };
+  const picked = (req: AnnounceRequest, resp: AnnounceResponse, n: number): MaybePromise<void> => {
+    if (n > 0) return;
     const seeder = req.left === 0;
-    const peers = family === 4 ? resp.ipv4Peers : resp.ipv6Peers;
-    return then(store.scrapeSwarm(req.infoHash, family), (counts) => {
-      // Added, not assigned: a hook before us (fixed peers) may have counted its own.
-      resp.complete += counts.complete;
-      resp.incomplete += counts.incomplete;
-      return then(store.announcePeers(req.infoHash, seeder, req.numWant, req.peer, peers), (n) => {
-        if (n > 0) return;
-        if (seeder && seedersSeeSeeders && req.numWant > 0) {
-          // No leechers: a leecher's view gives seeders first (then leechers, of which there are none).
-          return then(store.announcePeers(req.infoHash, false, req.numWant, req.peer, peers), (m) => {
-            if (m === 0) return echoAnnouncer(store, req, resp, peers, seeder);
-          });
-        }
-        return echoAnnouncer(store, req, resp, peers, seeder);
+    const peers = peersFor(req, resp);
+    if (seeder && seedersSeeSeeders && req.numWant > 0) {
+      // No leechers: a leecher's view gives seeders first (then leechers, of which there are none).
+      return then(store.announcePeers(req.infoHash, false, req.numWant, req.peer, peers), (m) => {
+        if (m === 0) return echoAnnouncer(store, req, resp, peers, seeder);
       });
-    });
+    }
+    return echoAnnouncer(store, req, resp, peers, seeder);
+  };
+  const admitted = (
+    ctx: Context,
+    req: AnnounceRequest,
+    resp: AnnounceResponse,
+    ok: true | ClientError,
+  ): MaybePromise<void> => {
+    if (ok !== true) throw ok;
+    return answer(ctx, req, resp);
   };
   return {
     handleAnnounce(ctx, req, resp) {
@@ -109,10 +147,10 @@ export function responseHook(
       const stores = admits !== undefined && !ctx.skipSwarmInteraction && req.event !== Event.Stopped &&
         !(lbryMode && req.peer.port < LBRY_MIN_STORED_PORT);
       if (!stores) return answer(ctx, req, resp);
-      return then(admits(req.infoHash, req.peer), (ok) => {
-        if (ok !== true) throw ok;
-        return answer(ctx, req, resp);
-      });
+      const ok = admits(req.infoHash, req.peer);
+      return ok instanceof Promise
+        ? ok.then((v) => admitted(ctx, req, resp, v))
+        : admitted(ctx, req, resp, ok);
     },
     handleScrape(ctx, req, resp) {
       if (ctx.skipResponseHook) return;
@@ -213,13 +251,13 @@ export class Logic {
     const keepIDs = !req.compact || this.hooked;
     resp.ipv4Peers.keepIDs = keepIDs;
     resp.ipv6Peers.keepIDs = keepIDs;
-    const r = runHooks(this.pre, 0, (h) => h.handleAnnounce?.(ctx, req, resp));
+    const r = runHooks(this.pre, 0, ANNOUNCE, ctx, req, resp);
     return r instanceof Promise ? r.then(() => resp) : resp;
   }
 
   /** Runs the posthooks after the response is written. Never throws: errors are logged. */
   afterAnnounce(ctx: Context, req: AnnounceRequest, resp: AnnounceResponse): void {
-    const r = this.guard("announce", () => runHooks(this.post, 0, (h) => h.handleAnnounce?.(ctx, req, resp)));
+    const r = this.guard("announce", ANNOUNCE, ctx, req, resp);
     if (r instanceof Promise) r.then(() => this.recycle(resp));
     else this.recycle(resp);
   }
@@ -232,18 +270,25 @@ export class Logic {
   /** Builds a scrape response; rejects (or throws) with the first hook error. */
   handleScrape(ctx: Context, req: ScrapeRequest): MaybePromise<ScrapeResponse> {
     const resp: ScrapeResponse = { files: [] };
-    return then(runHooks(this.pre, 0, (h) => h.handleScrape?.(ctx, req, resp)), () => resp);
+    const r = runHooks(this.pre, 0, SCRAPE, ctx, req, resp);
+    return r instanceof Promise ? r.then(() => resp) : resp;
   }
 
   /** Runs the posthooks of a scrape. Never throws. */
   afterScrape(ctx: Context, req: ScrapeRequest, resp: ScrapeResponse): void {
-    this.guard("scrape", () => runHooks(this.post, 0, (h) => h.handleScrape?.(ctx, req, resp)));
+    this.guard("scrape", SCRAPE, ctx, req, resp);
   }
 
-  /** Runs `run`, logging what it throws or rejects with; resolves (or returns) when it is over. */
-  private guard(action: string, run: () => MaybePromise<void>): MaybePromise<void> {
+  /** Runs the posthooks' `step`, logging what they throw or reject with; resolves (or returns) when it is over. */
+  private guard<Req, Resp>(
+    action: string,
+    step: Step<Req, Resp>,
+    ctx: Context,
+    req: Req,
+    resp: Resp,
+  ): MaybePromise<void> {
     try {
-      const r = run();
+      const r = runHooks(this.post, 0, step, ctx, req, resp);
       if (r instanceof Promise) return r.catch((err) => this.posthookFailed(action, err));
     } catch (err) {
       this.posthookFailed(action, err);
