@@ -41,6 +41,19 @@ async function listen(hostname = "127.0.0.1") {
   };
 }
 
+/** What `c` receives from now on, once it is at least `n` bytes (more shows as a longer result). */
+function receive(c: Socket, n: number): Promise<Uint8Array> {
+  const received: Buffer[] = [];
+  let total = 0;
+  return new Promise((resolve) =>
+    c.on("data", (d: Buffer) => {
+      received.push(d);
+      total += d.length;
+      if (total >= n) resolve(new Uint8Array(Buffer.concat(received)));
+    })
+  );
+}
+
 function dial(port: number, host = "127.0.0.1"): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect({ host, port });
@@ -86,19 +99,10 @@ describe("epoll TCP transport", { skip }, () => {
     // The kernel takes a few MiB at most before the paused reader drains anything.
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(written < big.length, `the write had to wait (${written} of ${big.length} taken)`);
-    const received: Buffer[] = [];
-    let total = 0;
-    const all = new Promise<void>((resolve) =>
-      c.on("data", (d: Buffer) => {
-        received.push(d);
-        total += d.length;
-        if (total === big.length) resolve();
-      })
-    );
+    const all = receive(c, big.length);
     c.resume();
     await writing;
-    await all;
-    assert.deepEqual(new Uint8Array(Buffer.concat(received)), big);
+    assert.deepEqual(await all, big);
     stream.close();
     c.destroy();
     await l.close();
@@ -113,23 +117,15 @@ describe("epoll TCP transport", { skip }, () => {
     // them at a time, each sent whole or in part as the socket takes them.
     const SIZE = 128;
     const chunks = Array.from({ length: 32 << 10 }, (_, k) => new Uint8Array(SIZE).fill(k & 0xff));
-    const received: Buffer[] = [];
-    let total = 0;
-    const all = new Promise<void>((resolve) =>
-      c.on("data", (d: Buffer) => {
-        received.push(d);
-        total += d.length;
-        if (total === chunks.length * SIZE) resolve();
-      })
-    );
+    const all = receive(c, chunks.length * SIZE);
     const writing = (async () => {
       for (const chunk of chunks) await stream.write(chunk);
     })();
     await new Promise((r) => setTimeout(r, 100));
     c.resume();
     await writing;
-    await all;
-    const got = new Uint8Array(Buffer.concat(received));
+    const got = await all;
+    assert.equal(got.length, chunks.length * SIZE);
     for (let k = 0; k < chunks.length; k++) {
       if (got[k * SIZE] !== (k & 0xff) || got[k * SIZE + SIZE - 1] !== (k & 0xff)) {
         assert.fail(`chunk ${k} out of place`);
