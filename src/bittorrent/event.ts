@@ -38,11 +38,25 @@ const NAMES: readonly (readonly [string, Event])[] = [
  * ```
  */
 export function parseEvent(value: Uint8Array): Event {
+  const event = eventIn(value, 0, value.length);
+  if (event === -1) throw ErrUnknownEvent;
+  return event;
+}
+
+/**
+ * {@link parseEvent} of `b[from, to)`, without a view of it; -1 for an unknown name.
+ *
+ * @example
+ * ```ts
+ * eventIn(new TextEncoder().encode("event=started"), 6, 13); // Event.Started
+ * ```
+ */
+export function eventIn(b: Uint8Array, from: number, to: number): Event | -1 {
   names: for (let k = 0; k < NAMES.length; k++) {
     const [name, event] = NAMES[k];
-    if (value.length !== name.length) continue;
-    for (let i = 0; i < name.length; i++) if ((value[i] | 0x20) !== name.charCodeAt(i)) continue names;
+    if (to - from !== name.length) continue;
+    for (let i = 0; i < name.length; i++) if ((b[from + i] | 0x20) !== name.charCodeAt(i)) continue names;
     return event;
   }
-  throw ErrUnknownEvent;
+  return -1;
 }

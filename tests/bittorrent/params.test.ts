@@ -1,6 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { KeySet, noParams, parseUint, parseURLData } from "../../src/bittorrent/params.ts";
+import {
+  escapeAt,
+  KeySet,
+  noParams,
+  Params,
+  parseUint,
+  parseURLData,
+  uintIn,
+} from "../../src/bittorrent/params.ts";
 
 const te = new TextEncoder();
 const parse = (s: string) => parseURLData(te.encode(s));
@@ -137,4 +145,53 @@ test("percent escapes decode anywhere in keys and values, and a broken one is re
   for (const bad of ["/?a=%", "/?a=%4", "/?a=%g1", "/?a=%1g", "/?a=x%%41", "/?%zz=1", "/?a=1&b=%2"]) {
     assert.throws(() => parse(bad), (e: Error) => e.message === "invalid query escape", bad);
   }
+});
+
+test("Params.deferred parses its copy only when read, and then reads as parseURLData's", () => {
+  const queries = [
+    "?Info_Hash=x&info_hash=%01%02%03%04%05%06%07%08%09%10%11%12%13%14%15%16%17%18%19%20&a=1;a=2&b+c=d+e&flag",
+    "?",
+    "?info_hash=aaaaaaaaaaaaaaaaaaaa&info_hash=bbbbbbbbbbbbbbbbbbbb&jwt=x.y.z",
+  ];
+  const keys = new KeySet(["a", "jwt", "flag"]);
+  for (const q of queries) {
+    const raw = te.encode(q);
+    const eager = parseURLData(raw, 0, raw.length, "/announce");
+    for (const read of ["infoHashes", "string", "has", "locate", "toRecord"]) {
+      const p = Params.deferred(raw.slice(), "/announce");
+      const at = new Int32Array(3), want = new Int32Array(3);
+      if (read === "infoHashes") assert.deepEqual(p.infoHashes, eager.infoHashes);
+      if (read === "string") assert.equal(p.string("a"), eager.string("a"));
+      if (read === "has") assert.equal(p.has("flag"), eager.has("flag"));
+      if (read === "locate") {
+        p.locate(keys, at);
+        eager.locate(keys, want);
+        assert.deepEqual([...at].map((e) => p.bytesAt(e)), [...want].map((e) => eager.bytesAt(e)));
+      }
+      assert.deepEqual(p.toRecord(), eager.toRecord(), `after reading ${read} first`);
+      assert.deepEqual(p.infoHashes, eager.infoHashes);
+      assert.equal(p.path, "/announce");
+    }
+  }
+});
+
+test("escapeAt and uintIn read in place what the parser decodes", () => {
+  const b = te.encode("x%4a%4G%4=123&%0");
+  assert.equal(escapeAt(b, 1, b.length), 0x4a);
+  assert.equal(escapeAt(b, 4, b.length), -1, "not hex");
+  assert.equal(escapeAt(b, 7, b.length), -1, "not hex");
+  assert.equal(escapeAt(b, 14, b.length), -1, "cut short by the end");
+  assert.equal(escapeAt(b, 1, 4), 0x4a, "the digits just fit");
+  assert.equal(escapeAt(b, 1, 3), -1, "cut short by `to`");
+  assert.equal(uintIn(b, 10, 13, 1000), 123);
+  assert.equal(uintIn(b, 10, 13, 100), -1, "above max");
+  assert.equal(uintIn(b, 10, 14, 1000), -1, "not a digit");
+  assert.equal(uintIn(b, 10, 10, 1000), -1, "empty");
+  const keys = new KeySet(["port", "peer_id", "left"]);
+  const k = te.encode("xportleftpeer_idport_");
+  assert.equal(keys.indexOf(k, 1, 5), 0);
+  assert.equal(keys.indexOf(k, 5, 9), 2);
+  assert.equal(keys.indexOf(k, 9, 16), 1);
+  assert.equal(keys.indexOf(k, 16, 21), -1);
+  assert.equal(keys.indexOf(k, 0, 4), -1);
 });

@@ -15,7 +15,14 @@ import { Context } from "../../middleware/hook.ts";
 import type { Logic } from "../../middleware/logic.ts";
 import type { RequestObserver } from "../../metrics/metrics.ts";
 import { fullScrapeResponse, parseFullScrape, type SwarmLister } from "./full_scrape.ts";
-import { clientIP, parseAnnounce, type ParseOptions, parseScrape, type RemoteAddress } from "./parser.ts";
+import {
+  clientIP,
+  parseAnnounce,
+  parseAnnounceTarget,
+  type ParseOptions,
+  parseScrape,
+  type RemoteAddress,
+} from "./parser.ts";
 import { Router } from "./router.ts";
 import type { RequestHead } from "./wire.ts";
 import { type BodyFrame, writeAnnounce, writeError, writeScrape } from "./writer.ts";
@@ -177,14 +184,14 @@ export class HTTPFrontend {
     const t0 = this.opts.observe && this.opts.enableRequestTiming ? performance.now() : 0;
     if (to - from > MAX_REQUEST_TARGET) return this.fail(ErrRequestTooLong, route.target, t0);
     try {
-      const params = parseURLData(buf, from, to, route.path);
-      params.route = route.params;
       const ctx = new Context();
       ctx.protocol = "http";
       const { logic } = this.opts;
       if (route.target === "announce") {
-        const announce = parseAnnounce(params, header, remote, this.opts);
-        ctx.source = announce.ipProvided ? this.source(params, header, remote) : announce.peer.ip;
+        const announce = parseAnnounceTarget(buf, from, to, route.path, header, remote, this.opts) ??
+          parseAnnounce(parseURLData(buf, from, to, route.path), header, remote, this.opts);
+        announce.params.route = route.params;
+        ctx.source = announce.ipProvided ? this.source(announce.params, header, remote) : announce.peer.ip;
         const resp = logic.handleAnnounce(ctx, announce);
         // Answered at once unless a hook or the store is asynchronous: no closure then.
         if (!(resp instanceof Promise)) return this.announced(ctx, announce, resp, t0, frame);
@@ -192,6 +199,8 @@ export class HTTPFrontend {
           this.fail(e, "announce", t0)
         );
       }
+      const params = parseURLData(buf, from, to, route.path);
+      params.route = route.params;
       const full = params.infoHashes.length === 0 ? this.opts.fullScrape : undefined;
       const scrape = (full ? parseFullScrape : parseScrape)(params, header, remote, this.opts);
       ctx.source = this.source(params, header, remote);

@@ -2,7 +2,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Event } from "../../../src/bittorrent/event.ts";
 import { parseURLData } from "../../../src/bittorrent/params.ts";
-import { parseAnnounce, type ParseOptions, parseScrape } from "../../../src/frontend/http/parser.ts";
+import type { AnnounceRequest } from "../../../src/bittorrent/request.ts";
+import {
+  parseAnnounce,
+  parseAnnounceTarget,
+  type ParseOptions,
+  parseScrape,
+  type RemoteAddress,
+} from "../../../src/frontend/http/parser.ts";
 import { escapeBytes, id20 } from "../../helpers/fixtures.ts";
 
 const te = new TextEncoder();
@@ -17,18 +24,48 @@ const IH = escapeBytes(id20("ih"));
 const GOOD = `info_hash=${IH}&peer_id=-TEST01-6wfG2wk6wWLc&port=6881&left=10&downloaded=0&uploaded=0`;
 const noHeaders = () => null;
 
+/** A request as plain data: its params by what they hold. */
+function plain(r: AnnounceRequest) {
+  const { params, ...rest } = r;
+  return { ...rest, path: params.path, infoHashes: params.infoHashes, params: params.toRecord() };
+}
+
+/**
+ * Both announce parsers on `target`: the generic one's answer (or error), after
+ * checking that the byte-level one (parseAnnounceTarget) gave the same request or
+ * left it to the generic one. Returns which of them answered too.
+ */
+function both(
+  target: Uint8Array,
+  o: ParseOptions,
+  header: (n: string) => string | null,
+  remote: RemoteAddress,
+) {
+  const fast = parseAnnounceTarget(target, 0, target.length, "/announce", header, remote, o);
+  let generic: AnnounceRequest;
+  try {
+    generic = parseAnnounce(parseURLData(target, 0, target.length, "/announce"), header, remote, o);
+  } catch (err) {
+    assert.equal(fast, undefined, `the byte-level parser accepted what the generic one refuses (${err})`);
+    throw err;
+  }
+  if (fast !== undefined) assert.deepEqual(plain(fast), plain(generic));
+  return { request: generic, fast: fast !== undefined };
+}
+
 function announce(
   query: string,
   o: Partial<ParseOptions> = {},
   headers: Record<string, string> = {},
   remote = "10.0.0.1",
 ) {
-  return parseAnnounce(
-    parseURLData(te.encode(`/announce?${query}`)),
+  return both(
+    te.encode(`/announce?${query}`),
+    { ...opts, ...o },
     (n) => headers[n.toLowerCase()] ?? null,
     remote,
-    { ...opts, ...o },
-  );
+  )
+    .request;
 }
 
 test("announce: a well-formed request", () => {
@@ -119,4 +156,89 @@ test("scrape: infohashes truncated, family of the real client address", () => {
   assert.throws(() => parseScrape(parseURLData(te.encode("/scrape")), noHeaders, "10.0.0.1", opts), {
     message: "no info_hash parameter supplied",
   });
+});
+
+test("announce: the byte-level parser answers clients' announces as the generic one does", () => {
+  const clean = [
+    GOOD,
+    GOOD + "&compact=1&numwant=30&event=started&key=3f2a9c1e&supportcrypto=1&no_peer_id=1",
+    GOOD + ";compact=0;event=;numwant=500",
+    "&&" + GOOD + "&&corrupt=0&redundant=0&=x&flag&a=b=c",
+    GOOD + "&event=completed&key=a%20b&peer_id=-TEST02-6wfG2wk6wWLc",
+    GOOD + "&left=18446744073709551615&downloaded=0000001",
+    `info_hash=${
+      escapeBytes(id20("ih")).replace(/%30/g, "0")
+    }&peer_id=%2DTEST01-6wfG2wk6wWLc&port=1&left=0&downloaded=0&uploaded=0`,
+  ];
+  for (const q of clean) {
+    const r = both(te.encode(`/announce?${q}`), opts, noHeaders, new Uint8Array([10, 0, 0, 1]));
+    assert.ok(r.fast, `the byte-level parser answered ${q}`);
+  }
+});
+
+test("announce: the byte-level parser never answers differently (mutated queries)", () => {
+  // Every error and every oddity the generic parser resolves (capitals, '+', escapes,
+  // repeats, missing keys, bad numbers), spliced into good announces at random.
+  const pieces = [
+    "&",
+    ";",
+    "=",
+    "%",
+    "%4",
+    "%41",
+    "%zz",
+    "+",
+    "A",
+    "INFO_HASH=x",
+    "Port=1",
+    "&port=0",
+    "&port=65536",
+    "&port=%36",
+    "&left=-1",
+    "&left=1+1",
+    "&left=",
+    "&numwant=99999999999",
+    "&numwant=7",
+    "&event=STOPPED",
+    "&event=bogus",
+    "&event=st%61rted",
+    "&compact=",
+    "&compact=0",
+    "&no_peer_id=%31",
+    `&info_hash=${IH}`,
+    "&info_hash=short",
+    "&peer_id=short",
+    "&peer_id=-TEST01-6wfG2wk6wWL+",
+    "&peer_id=-TEST01-6wfG2wk6wWLc",
+    "&ip=1.2.3.4",
+    "&ipv6=::1",
+    "&jwt=a.b.c",
+    "&downloaded=18446744073709551616",
+  ];
+  let seed = 1;
+  const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const optsList: ParseOptions[] = [opts, { ...opts, allowIPSpoofing: true }, {
+    ...opts,
+    allowZeroPort: true,
+  }];
+  let fast = 0, generic = 0, refused = 0;
+  for (let round = 0; round < 3000; round++) {
+    let q = GOOD;
+    for (let k = rand(3); k >= 0; k--) {
+      // Mostly whole parameters added between others; sometimes bytes anywhere.
+      const bounds = [...q.matchAll(/&/g)].map((m) => m.index!).concat(q.length);
+      const at = rand(4) === 0 ? rand(q.length + 1) : bounds[rand(bounds.length)];
+      q = q.slice(0, at) + pieces[rand(pieces.length)] + q.slice(at);
+    }
+    try {
+      if (both(te.encode(`/announce?${q}`), optsList[rand(3)], noHeaders, "10.0.0.1").fast) fast++;
+      else generic++;
+    } catch (err) {
+      if (err instanceof assert.AssertionError) throw err;
+      refused++;
+    }
+  }
+  // Every outcome must have been exercised for the comparison to mean anything.
+  const counts = `answered by bytes ${fast}, left to the generic parser ${generic}, refused ${refused}`;
+  assert.ok(fast > 150 && generic > 150 && refused > 150, counts);
 });
