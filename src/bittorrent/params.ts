@@ -18,6 +18,7 @@ const utf8 = new TextDecoder();
 const NO_DATA = new Uint8Array(0);
 const NO_HASHES: InfoHash[] = [];
 const NO_SPANS: number[] = [];
+const NO_ROUTE: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const INFO_HASH = [0x69, 0x6e, 0x66, 0x6f, 0x5f, 0x68, 0x61, 0x73, 0x68]; // "info_hash"
 
 /**
@@ -33,7 +34,7 @@ const INFO_HASH = [0x69, 0x6e, 0x66, 0x6f, 0x5f, 0x68, 0x61, 0x73, 0x68]; // "in
  */
 export class Params {
   /** Named `:param` / `*param` values of the HTTP route that matched, if any. */
-  route: Record<string, string> = {};
+  route: Record<string, string> = NO_ROUTE;
   private hashes: InfoHash[];
   private data: Uint8Array;
   private spans: number[];
