@@ -5,7 +5,7 @@
  * @module
  */
 import { ClientError } from "../../bittorrent/errors.ts";
-import { allocBytes } from "../../bittorrent/bytes.ts";
+import { allocBytes, copyBytes } from "../../bittorrent/bytes.ts";
 import { ErrUnknownEvent, type Event, eventIn, parseEvent } from "../../bittorrent/event.ts";
 import { familyOf, isUsableIP, parseIP } from "../../bittorrent/ip.ts";
 import { escapeAt, HEX, isInfoHashKey, KeySet, MAX_UINT64, Params, uintIn } from "../../bittorrent/params.ts";
@@ -174,7 +174,7 @@ export function parseAnnounce(
   );
 }
 
-/** The one place announce requests are made, so that both parsers' have one shape. */
+/** The one place announce requests are made, so that both parsers' requests have one shape. */
 function announceRequest(
   infoHash: Uint8Array,
   id: Uint8Array,
@@ -304,9 +304,7 @@ export function parseAnnounceTarget(
   const wanted = numWantProvided ? rawUint(src, NUMWANT, 0xffffffff) : opts.defaultNumWant;
   const port = rawUint(src, PORT, 0xffff);
   if (left < 0 || downloaded < 0 || uploaded < 0 || wanted < 0 || port < 0) return undefined;
-  const raw = allocBytes(to - q);
-  raw.set(src.subarray(q, to));
-  const params = Params.deferred(raw, path);
+  const params = Params.deferred(copyBytes(src, q, to), path);
   const { ip } = clientIP(params, header, remote, opts);
   if (ip === null || (port === 0 && !opts.allowZeroPort) || !isUsableIP(ip)) return undefined;
   const n = valueStart[NO_PEER_ID];
