@@ -15,8 +15,16 @@
  * deno run --allow-all scripts/load.ts --opentracker --out /tmp/load.md
  * ```
  *
+ * HTTP is measured with two wrk scripts, each in its own columns: the shared
+ * `httpload.lua`, which builds every request in Lua as it goes, and
+ * `httpload_predrawn.lua`, the same script with its requests drawn before wrk's
+ * clock starts (the same requests in the same order). On a slow machine the
+ * first tops out below the tracker (compare the reflector's row); the second's
+ * ceiling is higher.
+ *
  * Options: `--duration S` (10), `--warmup S` (2), `--repeats N` (3), `--quick`,
- * `--transport ffi,deno` (transports of hayate to measure, for UDP and HTTP alike), `--opentracker`,
+ * `--transport ffi,deno` (transports of hayate to measure, for UDP and HTTP alike),
+ * `--http-generator shared,predrawn` (the wrk scripts to measure HTTP with), `--opentracker`,
  * `--no-reflector`, `--no-http`, `--no-hello` (skip the Deno.serve hello-world
  * HTTP baseline), `--bench-dir DIR` (udpload.c & co), `--out FILE` (also write the
  * table), `--keep` (keep the temp dir). Needs gcc, wrk (HTTP) and taskset; as root
@@ -53,6 +61,7 @@ const flags = parseArgs({
     repeats: { type: "string", default: "3" },
     quick: { type: "boolean", default: false },
     transport: { type: "string", default: "ffi,deno" },
+    "http-generator": { type: "string", default: "shared,predrawn" },
     opentracker: { type: "boolean", default: false },
     "no-reflector": { type: "boolean", default: false },
     "no-http": { type: "boolean", default: false },
@@ -72,6 +81,26 @@ for (const t of TRANSPORTS) {
   if (t !== "ffi" && t !== "deno") throw new Error(`--transport: ${t} is not ffi or deno`);
 }
 const BENCH = flags["bench-dir"] || new URL("../../shared/bench/", import.meta.url).pathname;
+
+/** What is measured: UDP, and HTTP with each wrk script (`--http-generator`). */
+type Kind = "udp" | "http" | "http-predrawn";
+const HTTP_SCRIPTS: Record<string, { kind: Kind; script: string; title: string }> = {
+  shared: { kind: "http", script: `${BENCH}/httpload.lua`, title: "HTTP" },
+  predrawn: {
+    kind: "http-predrawn",
+    script: new URL("./httpload_predrawn.lua", import.meta.url).pathname,
+    title: "HTTP pre-drawn",
+  },
+};
+const HTTP_GENERATORS = flags["http-generator"].split(",").map((g) => g.trim()).filter((g) => g !== "").map(
+  (g) => {
+    const known = HTTP_SCRIPTS[g];
+    if (known === undefined) throw new Error(`--http-generator: ${g} is not shared or predrawn`);
+    return known;
+  },
+);
+/** Requests the pre-drawn script draws: a run's worth at 150k/s, so a run seldom starts over. */
+const DRAWS = String(Math.max(DURATION, 1) * 150_000);
 const WORKLOAD = ["-t", "10000", "-P", "10000", "-r", "9:1", "-n", "50", "-W", "128"];
 
 const hexToBytes = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
@@ -112,8 +141,7 @@ interface Figures {
 interface Row {
   system: string;
   note: string;
-  udp?: Figures;
-  http?: Figures;
+  figures: Partial<Record<Kind, Figures>>;
   peakRSS?: number;
   peers?: number | null;
   bytesPerPeer?: number | null;
@@ -168,17 +196,14 @@ function udpRun(label: string, udpload: string, port: number): Promise<Figures |
   return oneRun(label, [udpload, ...args], (DURATION + WARMUP + 30) * 1000);
 }
 
-function httpRun(label: string, port: number, hashes: string): Promise<Figures | undefined> {
-  const args = [
-    "-t1",
-    "-c64",
-    `-d${DURATION}s`,
-    "--latency",
-    "-s",
-    `${BENCH}/httpload.lua`,
-    `http://${HOST}:${port}`,
-  ];
-  return oneRun(label, ["wrk", ...args], (DURATION + 30) * 1000, { HASHES: hashes });
+function httpRun(label: string, script: string, port: number, hashes: string): Promise<Figures | undefined> {
+  const args = ["-t1", "-c64", `-d${DURATION}s`, "--latency", "-s", script, `http://${HOST}:${port}`];
+  // The pre-drawn script spends up to about 10 s drawing before the clock starts.
+  return oneRun(label, ["wrk", ...args], (DURATION + 60) * 1000, {
+    HASHES: hashes,
+    HTTPLOAD: `${BENCH}/httpload.lua`,
+    DRAWS,
+  });
 }
 
 interface Tools {
@@ -205,8 +230,7 @@ interface Running {
   udpPort: number;
   httpPort: number;
   baseRSS: number;
-  udpRuns: Figures[];
-  httpRuns: Figures[];
+  runs: Record<Kind, Figures[]>;
 }
 
 async function startSystem(system: System): Promise<Running> {
@@ -215,12 +239,11 @@ async function startSystem(system: System): Promise<Running> {
   console.error(`\n## ${system.name} (udp ${udpPort}, http ${httpPort})`);
   const running: Running = {
     system,
-    row: { system: system.name, note: "" },
+    row: { system: system.name, note: "", figures: {} },
     udpPort,
     httpPort,
     baseRSS: 0,
-    udpRuns: [],
-    httpRuns: [],
+    runs: { udp: [], http: [], "http-predrawn": [] },
   };
   try {
     const { server, note } = await system.start(udpPort, httpPort);
@@ -240,8 +263,7 @@ async function finishSystem(r: Running, tools: Tools): Promise<Row> {
   const { row, server } = r;
   if (server === undefined) return row;
   try {
-    row.udp = medianFigures(r.udpRuns);
-    row.http = medianFigures(r.httpRuns);
+    for (const kind of Object.keys(r.runs) as Kind[]) row.figures[kind] = medianFigures(r.runs[kind]);
     row.peakRSS = procStatus(server.pid, "VmHWM") ?? undefined;
     if (r.system.count) {
       const rss = procStatus(server.pid, "VmRSS");
@@ -279,10 +301,14 @@ async function measureAll(systems: System[], tools: Tools): Promise<Row[]> {
   };
   try {
     for (const r of live) signal(r, "SIGSTOP");
-    for (const [kind, wanted] of [["udp", (s: System) => s.udp], ["http", (s: System) => s.http]] as const) {
+    const kinds = [
+      { kind: "udp" as Kind, script: "" },
+      ...HTTP_GENERATORS.map(({ kind, script }) => ({ kind, script })),
+    ];
+    for (const { kind, script } of kinds) {
       for (let i = 1; i <= REPEATS; i++) {
         // Every other round in reverse order, so no system always follows the same one.
-        const order = live.filter((r) => wanted(r.system));
+        const order = live.filter((r) => kind === "udp" ? r.system.udp : r.system.http);
         if (i % 2 === 0) order.reverse();
         for (const r of order) {
           const label = `${r.system.name}${r.row.note ? ` (${r.row.note})` : ""} ${kind} run ${i}`;
@@ -290,8 +316,8 @@ async function measureAll(systems: System[], tools: Tools): Promise<Row[]> {
           try {
             const f = kind === "udp"
               ? await udpRun(label, tools.udpload, r.udpPort)
-              : await httpRun(label, r.httpPort, tools.hashes);
-            if (f !== undefined) (kind === "udp" ? r.udpRuns : r.httpRuns).push(f);
+              : await httpRun(label, script, r.httpPort, tools.hashes);
+            if (f !== undefined) r.runs[kind].push(f);
           } finally {
             signal(r, "SIGSTOP");
           }
@@ -337,14 +363,10 @@ function fmtFigures(f: Figures | undefined): string[] {
 }
 
 function table(rows: Row[]): string {
+  const columns = [{ kind: "udp" as Kind, title: "UDP" }, ...HTTP_GENERATORS];
   const head = [
     "system",
-    "UDP resp/s",
-    "UDP p50 ms",
-    "UDP p99 ms",
-    "HTTP resp/s",
-    "HTTP p50 ms",
-    "HTTP p99 ms",
+    ...columns.flatMap(({ title }) => [`${title} resp/s`, `${title} p50 ms`, `${title} p99 ms`]),
     "peak RSS",
     "peers stored",
     "RSS growth / peer",
@@ -355,8 +377,7 @@ function table(rows: Row[]): string {
       `| ${
         [
           r.note ? `${r.system} (${r.note})` : r.system,
-          ...fmtFigures(r.udp),
-          ...fmtFigures(r.http),
+          ...columns.flatMap(({ kind }) => fmtFigures(r.figures[kind])),
           r.peakRSS ? `${(r.peakRSS / 2 ** 20).toFixed(0)} MiB` : "—",
           r.peers != null ? r.peers.toLocaleString("en-US") : "—",
           r.bytesPerPeer != null ? `${r.bytesPerPeer.toFixed(0)} B` : "—",
@@ -523,7 +544,7 @@ Deno.serve({ hostname: "${HOST}", port, onListen() {} }, () => new Response("hel
 ${REPEATS} × ${DURATION} s after ${WARMUP} s warm-up (median), tracker pinned to CPU 0, generator to CPU 1; ` +
     `${Deno.build.arch} ${cpu}, ${new Date().toISOString().slice(0, 10)}, deno ${Deno.version.deno}.\n` +
     `UDP: udpload -W 128, 10k torrents (Pareto 2), 10k peers, announce:scrape 9:1, numwant 50. ` +
-    `HTTP: wrk -t1 -c64 httpload.lua (same workload). "peers stored" = seeders + leechers scraped after the runs; ` +
+    `HTTP: wrk -t1 -c64 httpload.lua (same workload; "pre-drawn": httpload_predrawn.lua, the same requests drawn before wrk's clock starts). "peers stored" = seeders + leechers scraped after the runs; ` +
     `RSS growth / peer = (VmRSS after − VmRSS at start) / peers stored.\n`;
   console.log(text);
   if (flags.out) await Deno.writeTextFile(flags.out, text);
