@@ -107,3 +107,5 @@ for (const s of systems) {
     }; blocks ${s.ns.map((x) => x.toFixed(0)).join(" ")}`,
   );
 }
+// The stores' collection timers would keep the process alive.
+for (const s of systems) s.store.stop();

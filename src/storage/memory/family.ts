@@ -179,6 +179,7 @@ export class FamilyStore {
   private readonly seed = (Math.random() * 2 ** 32) >>> 0;
   // Hints, never trusted: see swarm() and find().
   private lastSwarm = 0;
+  private lastFoundSwarm = -1;
   private lastFound = 0;
   private readonly keyScratch: Uint8Array;
 
@@ -594,11 +595,15 @@ export class FamilyStore {
     const count = this.rows[r + COUNT];
     const start = this.rows[r + OFFSET];
     // An announce finds its peer twice (to leave it out of the reply, then to
-    // update it): the last position found is tried first, checked by its key.
+    // update it): the last position found in this swarm is tried first, checked
+    // by its key. (In another swarm it would be a cache miss for nothing.)
     const last = this.lastFound;
-    if (last < count && this.sameRecord(start + last, key)) return last;
+    if (s === this.lastFoundSwarm && last < count && this.sameRecord(start + last, key)) return last;
     const pos = this.search(s, key, count, start);
-    if (pos >= 0) this.lastFound = pos;
+    if (pos >= 0) {
+      this.lastFoundSwarm = s;
+      this.lastFound = pos;
+    }
     return pos;
   }
 
