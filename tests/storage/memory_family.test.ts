@@ -156,6 +156,30 @@ test("family: a large swarm shrinks in place, and the freed tail merges with its
   assert.ok(fam.bytes < grown / 10, `${fam.bytes} of ${grown} bytes still held`);
 });
 
+test("family: a swarm shrinking from 20,000 peers to 40 finds every peer left at every step", () => {
+  // Its index is rebuilt smaller only once it is far too large for the peers left
+  // (so that no single removal rebuilds a large one); until then it keeps working.
+  const fam = new FamilyStore(LAYOUT_V4);
+  const a = fam.swarmOrCreate(ihOf(1));
+  const n = 20_000;
+  for (let i = 0; i < n; i++) fam.add(a, keyOf(LAYOUT_V4, i), i % 2 === 0, 1);
+  const full = fam.bytes;
+  for (let i = 0; i < n - 40; i++) {
+    fam.removeAt(a, fam.find(a, keyOf(LAYOUT_V4, i)));
+    const left = n - 1 - i;
+    if (left % 1000 === 0 || left < 1100 && left % 37 === 0) {
+      checked(fam);
+      assert.equal(fam.count(a), left);
+      assert.equal(fam.find(a, keyOf(LAYOUT_V4, i)), -1);
+      for (let j = i + 1; j < n; j++) {
+        assert.ok(fam.find(a, keyOf(LAYOUT_V4, j)) >= 0, `peer ${j} lost at ${left}`);
+      }
+    }
+  }
+  for (let i = n - 40; i < n; i++) assert.ok(fam.find(a, keyOf(LAYOUT_V4, i)) >= 0);
+  assert.ok(fam.bytes < full / 20, `${fam.bytes} of ${full} bytes still held at 40 peers`);
+});
+
 test("last-seen stamps: exact across the 16-bit wrap with a 1-second unit", () => {
   const fam = new FamilyStore(LAYOUT_V4);
   const s = fam.swarmOrCreate(ihOf(1));

@@ -71,6 +71,14 @@ const COMPACT_WHEN = 8;
 
 /** Past this many peers a swarm keeps a hash index. */
 export const INDEX_FROM = 16;
+/**
+ * Slots per remaining peer at which a shrinking swarm's index is rebuilt smaller.
+ * A rebuild is O(peers) in one go: at the block's own pace (about 10 slots a peer),
+ * a swarm that had 1M peers rebuilt at ~200k, holding the event loop for ~40 ms in
+ * the middle of a GC sweep. At 64 the largest rebuild is a sixteenth of that, and a
+ * shrinking swarm keeps at most 256 bytes of index a peer, never more than it had.
+ */
+const INDEX_SHRINK_AT = 64;
 
 // A slot of a swarm's index: 0 (empty) or (position + 1) | hash tag << 24, so that
 // most probes of the wrong peer are told apart without reading its record.
@@ -693,8 +701,9 @@ export class FamilyStore {
     if (cls > 8 && last * 2 < CLASS_SIZE[cls - 4]) {
       // Well under the class below: give most of the block back.
       this.reblock(s, cls - 3);
+      const id = this.indexID(s);
       if (last <= INDEX_FROM) this.dropIndex(s);
-      else this.buildIndex(s);
+      else if (id === 0 || this.indexes[id - 1]!.length > INDEX_SHRINK_AT * last) this.buildIndex(s);
     }
   }
 
