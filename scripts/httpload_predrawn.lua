@@ -3,10 +3,10 @@
 --   HASHES=hashes.txt wrk -t1 -c64 -d10s --latency -s scripts/httpload_predrawn.lua http://127.0.0.1:PORT
 --
 -- Why: httpload.lua builds every request in Lua while wrk runs (percent-encoded
--- strings concatenated per request). On some of our machines that costs wrk about
--- 13 µs a request, so against the trivial reflector it tops out near 60-77k/s:
--- below the tracker it is meant to measure, and below the 100k/s it is meant to
--- show. This script loads the shared one unchanged, calls its request() DRAWS
+-- strings concatenated per request). On some of our machines wrk then takes about
+-- 13 µs a request (7 with no script), so against the trivial reflector it tops out
+-- at 60-89k/s: no faster than the trackers it is meant to measure, and below the
+-- 100k/s they are meant to show. This script loads the shared one unchanged, calls its request() DRAWS
 -- times in init() (wrk runs init before it starts its clock), and then hands out
 -- those requests in order, starting again at the first after the last. Same seed,
 -- so the same requests in the same order as the shared script sends; its
