@@ -301,10 +301,7 @@ async function measureAll(systems: System[], tools: Tools): Promise<Row[]> {
   };
   try {
     for (const r of live) signal(r, "SIGSTOP");
-    const kinds = [
-      { kind: "udp" as Kind, script: "" },
-      ...HTTP_GENERATORS.map(({ kind, script }) => ({ kind, script })),
-    ];
+    const kinds = [{ kind: "udp" as Kind, script: "" }, ...HTTP_GENERATORS];
     for (const { kind, script } of kinds) {
       for (let i = 1; i <= REPEATS; i++) {
         // Every other round in reverse order, so no system always follows the same one.

@@ -73,10 +73,10 @@ const COMPACT_WHEN = 8;
 export const INDEX_FROM = 16;
 /**
  * Slots per remaining peer at which a shrinking swarm's index is rebuilt smaller.
- * A rebuild is O(peers) in one go: at the block's own pace (about 10 slots a peer),
- * a swarm that had 1M peers rebuilt at ~200k, holding the event loop for ~40 ms in
- * the middle of a GC sweep. At 64 the largest rebuild is a sixteenth of that, and a
- * shrinking swarm keeps at most 256 bytes of index a peer, never more than it had.
+ * A rebuild is O(peers) in one go: at the block's own pace (10-20 slots a peer), a
+ * swarm that had 1M peers rebuilt at ~200k, holding the event loop for ~40 ms in the
+ * middle of a GC sweep. At 64 a rebuild takes a third to a sixth as many peers, and
+ * a shrinking swarm keeps at most 256 bytes of index a peer, never more than it had.
  */
 const INDEX_SHRINK_AT = 64;
 
