@@ -701,9 +701,9 @@ export class FamilyStore {
     if (cls > 8 && last * 2 < CLASS_SIZE[cls - 4]) {
       // Well under the class below: give most of the block back.
       this.reblock(s, cls - 3);
-      const id = this.indexID(s);
+      // Past INDEX_FROM a swarm always has its index (add() builds it).
       if (last <= INDEX_FROM) this.dropIndex(s);
-      else if (id === 0 || this.indexes[id - 1]!.length > INDEX_SHRINK_AT * last) this.buildIndex(s);
+      else if (this.indexes[this.indexID(s) - 1]!.length > INDEX_SHRINK_AT * last) this.buildIndex(s);
     }
   }
 
