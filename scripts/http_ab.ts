@@ -69,7 +69,7 @@ function request(): string {
   return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:6969\r\n\r\n`;
 }
 
-type Answer = (buf: Uint8Array) => void;
+type Answer = (buf: Uint8Array) => Uint8Array;
 interface System {
   dir: string;
   store: MemoryStore;
@@ -93,6 +93,7 @@ for (const dir of dirs) {
   });
   for (let k = 0; k < Number(Deno.env.get("FILL") ?? 3_000_000); k++) {
     const t = pick(), p = Math.floor(rand() * P);
+    // A torrent's hash serves as the UDP peer's id: any 20 bytes, one per peer.
     const peer = { id: hashes[p % T], ip: new Uint8Array([127, 0, 0, 1]), port: 20000 + p };
     if ((p * 0.618 + t * 0.414) % 1 < 0.5) store.putSeeder(hashes[t], peer);
     else store.putLeecher(hashes[t], peer);
@@ -124,7 +125,8 @@ for (const dir of dirs) {
       if (takeHead(buf, 0, 0, buf.length, head) !== buf.length) throw new Error("not one whole head");
       frame.framed = undefined;
       const r = http.answer(head, remote, frame);
-      if (!(r instanceof Uint8Array) || r.length < 40) throw new Error("no reply");
+      if (!(r instanceof Uint8Array)) throw new Error("not a 200 reply");
+      return r;
     }`,
   )(takeHead, http, head, frame, remote) as Answer;
   systems.push({ dir, store, answer, ns: [] });
@@ -144,6 +146,16 @@ for (let at = 0, k = 0; k < drawn.length; at += drawn[k++].length) {
   heads.push(all.subarray(at, at + drawn[k].length));
 }
 drawn.length = 0;
+// Every system answers the first requests with tracker replies, not errors.
+const latin1 = new TextDecoder("latin1");
+for (const sys of systems) {
+  for (let k = 0; k < 2000; k++) {
+    const reply = latin1.decode(sys.answer(heads[k]));
+    if (reply.includes("failure reason") || !/d(5:files|8:complete)/.test(reply)) {
+      throw new Error(`${sys.dir}: not an announce or scrape reply: ${reply.slice(0, 200)}`);
+    }
+  }
+}
 for (let b = 0; b < BLOCKS + 2; b++) {
   const from = (b % 4) * BLOCK;
   for (const sys of systems) {
