@@ -29,17 +29,19 @@ const hashes = Array.from(
 );
 /** Pareto(2) folded onto [0, T), as udpload.c and httpload.lua pick torrents. */
 const pick = () => Math.floor((Math.min(1 / Math.sqrt(1 - rand()), 101) - 1) / 100 * (T - 1));
-// httpload.lua's escaping: unreserved bytes as they are, the rest as %XX.
-const unreserved = (c: number) =>
-  (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d ||
-  c === 0x2e ||
-  c === 0x5f || c === 0x7e;
+// httpload.lua's escaping, which keeps unreserved bytes as they are (the parser's
+// mixed path), where the other scripts' `esc` escapes every byte.
+const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const urlencode = (b: Uint8Array) =>
-  Array.from(
-    b,
-    (c) => unreserved(c) ? String.fromCharCode(c) : "%" + c.toString(16).toUpperCase().padStart(2, "0"),
-  )
-    .join("");
+  Array.from(b, (c) => {
+    const ch = String.fromCharCode(c);
+    return UNRESERVED.test(ch) ? ch : "%" + c.toString(16).toUpperCase().padStart(2, "0");
+  }).join("");
+/** Whether peer `p` seeds torrent `t`: half the pairs, fixed per pair, as httpload.lua has it. */
+const seeding = (p: number, t: number) => {
+  const x = p * 0.6180339887498949 + t * 0.41421356237309503;
+  return x - Math.floor(x) < 0.5;
+};
 const escHashes = hashes.map(urlencode);
 const peerIDs = Array.from({ length: P }, () => {
   const id = new Uint8Array(20);
@@ -53,8 +55,7 @@ function request(): string {
   let path: string;
   if (rand() < 0.9) {
     const t = pick(), p = Math.floor(rand() * P);
-    const x = p * 0.6180339887498949 + t * 0.41421356237309503;
-    const seeder = x - Math.floor(x) < 0.5;
+    const seeder = seeding(p, t);
     const first = rand() < 0.1;
     const left = seeder ? 0 : 1 + Math.floor(rand() * 1073741824);
     path = `/announce?info_hash=${escHashes[t]}&peer_id=${peerIDs[p]}&port=${1024 + p}&uploaded=0` +
@@ -78,6 +79,8 @@ interface System {
 }
 const systems: System[] = [];
 const remote = new Uint8Array([127, 0, 0, 1]);
+// Every checkout's store is filled by the same announces: the fill starts from one seed.
+const fillSeed = seed;
 for (const dir of dirs) {
   const { ManualClock } = await import(`${dir}src/clock.ts`);
   const { MemoryStore } = await import(`${dir}src/storage/memory/store.ts`);
@@ -91,11 +94,12 @@ for (const dir of dirs) {
     peerLifetime: 7_200_000,
     clock: new ManualClock(),
   });
+  seed = fillSeed;
   for (let k = 0; k < Number(Deno.env.get("FILL") ?? 3_000_000); k++) {
     const t = pick(), p = Math.floor(rand() * P);
     // A torrent's hash serves as the UDP peer's id: any 20 bytes, one per peer.
-    const peer = { id: hashes[p % T], ip: new Uint8Array([127, 0, 0, 1]), port: 20000 + p };
-    if ((p * 0.618 + t * 0.414) % 1 < 0.5) store.putSeeder(hashes[t], peer);
+    const peer = { id: hashes[p % T], ip: remote, port: 20000 + p };
+    if (seeding(p, t)) store.putSeeder(hashes[t], peer);
     else store.putLeecher(hashes[t], peer);
   }
   const logic = bareLogic(store);
